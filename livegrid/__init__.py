@@ -1,0 +1,3 @@
+"""livegrid: the contract shared by workers and replicas."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,97 @@
+"""Every Redis key and stream name of the livegrid contract, built from the namespace.
+
+See docs/architecture.md ("The Redis contract") for who writes each key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keyspace:
+    """Names of all keys under one namespace prefix ``ns``."""
+
+    ns: str
+
+    # --- workspace configuration (replicas, via CAS script) ---
+    @property
+    def config(self) -> str:
+        return f"{self.ns}:config"
+
+    @property
+    def config_log(self) -> str:
+        return f"{self.ns}:config:log"
+
+    # --- jobs (desired state: replicas; leases and status: workers) ---
+    @property
+    def jobs(self) -> str:
+        return f"{self.ns}:jobs"
+
+    @property
+    def jobs_log(self) -> str:
+        return f"{self.ns}:jobs:log"
+
+    def job_lease(self, job_id: str) -> str:
+        return f"{self.ns}:job:{job_id}:lease"
+
+    def job_fence(self, job_id: str) -> str:
+        return f"{self.ns}:job:{job_id}:fence"
+
+    def job_status(self, job_id: str) -> str:
+        return f"{self.ns}:job:{job_id}:status"
+
+    # --- layers and frames (worker owning the layer's job, fenced) ---
+    def layer(self, layer_id: str) -> str:
+        return f"{self.ns}:layer:{layer_id}"
+
+    def layer_frame(self, layer_id: str) -> str:
+        return f"{self.ns}:layer:{layer_id}:frame"
+
+    @property
+    def frames(self) -> str:
+        return f"{self.ns}:frames"
+
+    # --- notifications (workers and replicas) ---
+    @property
+    def notifications(self) -> str:
+        return f"{self.ns}:notifications"
+
+    def stream_seq(self, stream: str) -> str:
+        """Counter behind the ``seq`` field of a stream's entries."""
+        return f"{stream}:seq"
+
+    # --- registries (each process for itself) ---
+    @property
+    def workers(self) -> str:
+        return f"{self.ns}:workers"
+
+    def worker(self, worker_id: str) -> str:
+        return f"{self.ns}:worker:{worker_id}"
+
+    @property
+    def replicas(self) -> str:
+        return f"{self.ns}:replicas"
+
+    def replica(self, replica_id: str) -> str:
+        return f"{self.ns}:replica:{replica_id}"
+
+    @property
+    def sessions(self) -> str:
+        return f"{self.ns}:sessions"
+
+    def session(self, session_id: str) -> str:
+        return f"{self.ns}:session:{session_id}"
+
+    # --- viewer interest (each replica for itself) ---
+    def viewers(self, layer_id: str) -> str:
+        return f"{self.ns}:viewers:{layer_id}"
+
+    def registry(self, kind: str) -> str:
+        """The liveness zset of ``kind`` (``workers``, ``replicas``, ``sessions``)."""
+        return f"{self.ns}:{kind}"
+
+    def registry_details(self, kind: str, member_id: str) -> str:
+        """The details hash of one member of registry ``kind``."""
+        singular = {"workers": "worker", "replicas": "replica", "sessions": "session"}[kind]
+        return f"{self.ns}:{singular}:{member_id}"
