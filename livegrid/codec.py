@@ -73,7 +73,7 @@ def _pack_array(name: str, array: np.ndarray) -> dict[str, Any]:
     return {
         "dtype": contiguous.dtype.str,
         "shape": list(array.shape),
-        "data": memoryview(contiguous.reshape(-1).view(np.uint8)),
+        "data": contiguous.reshape(-1).view(np.uint8).data,
     }
 
 

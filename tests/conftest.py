@@ -15,12 +15,17 @@ from dataclasses import dataclass
 
 import pytest
 import redis
+from hypothesis import settings
 
 from livegrid.keyspace import Keyspace
 from livegrid.redis_client import connect
 from livegrid.redis_server import RedisServerMissing, RedisServerProcess
 
 _USED: list[str] = []
+
+# Property tests check behaviour, never speed: no per-example deadline on a busy CI machine.
+settings.register_profile("livegrid", deadline=None, print_blob=True)
+settings.load_profile("livegrid")
 
 
 @dataclass(frozen=True)

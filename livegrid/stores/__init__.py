@@ -1,0 +1,1 @@
+"""Redis stores: one small class per concept, each over named Lua scripts."""
