@@ -9,8 +9,8 @@ worker holding the job's lease, fenced by its token.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 

@@ -1,0 +1,1 @@
+"""livegrid workers: sources, workflows and plotters (compute), jobs and publishing."""

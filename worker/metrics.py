@@ -1,0 +1,41 @@
+"""Prometheus metrics of one worker process (its own registry, served by ``worker.http``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass
+class WorkerMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.frames = Counter(
+            "livegrid_worker_frames_published", "Frames published", ["plotter"], registry=r
+        )
+        self.compute_seconds = Histogram(
+            "livegrid_worker_compute_seconds",
+            "Compute time of one frame (plotter + encode)",
+            ["plotter"],
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=r,
+        )
+        self.messages = Counter(
+            "livegrid_worker_messages", "Source messages consumed", ["source"], registry=r
+        )
+        self.lease_acquisitions = Counter(
+            "livegrid_worker_lease_acquisitions", "Job leases acquired", registry=r
+        )
+        self.lease_losses = Counter(
+            "livegrid_worker_lease_losses", "Job leases lost (not released)", registry=r
+        )
+        self.fenced_rejections = Counter(
+            "livegrid_worker_fenced_rejections", "Writes refused for a stale token", registry=r
+        )
+        self.redis_errors = Counter(
+            "livegrid_worker_redis_errors", "Redis commands that failed", registry=r
+        )
+        self.jobs_held = Gauge("livegrid_worker_jobs", "Jobs held by this worker", registry=r)

@@ -1,0 +1,293 @@
+"""One job held by this worker: its source, workflow and the layers it feeds.
+
+Runs on the worker's compute thread only. Every Redis write carries the job
+lease's fencing token; a write refused as stale raises :class:`LeaseLost` and
+the caller drops the runner at once.
+
+Keys written (through the stores): ``ns:layer:{id}``, ``ns:layer:{id}:frame``,
+``ns:frames``, ``ns:job:{id}:status``, ``ns:notifications``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import structlog
+
+from livegrid.codec import FrameEncodeError, encode_frame
+from livegrid.lifecycle import Lifecycle, Outcome, Transition
+from livegrid.models import JobSpec
+from livegrid.stores.layers import FrameTimes, LayerStore, WriteStatus
+from livegrid.stores.leases import Lease, LeaseLost
+from worker.bindings import Binding
+from worker.metrics import WorkerMetrics
+from worker.plotters import PlotterError, compute_frame
+from worker.sources.base import Message, Source, SourceError
+from worker.workflows import Workflow, WorkflowError
+
+log = structlog.get_logger(__name__)
+
+Notify = Callable[[str, str], None]  # (level, message)
+SetStatus = Callable[..., bool]
+
+
+@dataclass
+class _Slot:
+    """The runner's view of one bound layer: what it last wrote, and whether data is newer."""
+
+    binding: Binding
+    lifecycle: Lifecycle
+    stored_version: int
+    dirty: bool = False
+
+
+class JobRunner:
+    def __init__(
+        self,
+        *,
+        lease: Lease,
+        spec: JobSpec,
+        source: Source | None,
+        workflow: Workflow | None,
+        failure: str = "",
+        layers: LayerStore,
+        set_status: SetStatus,
+        notify: Notify,
+        metrics: WorkerMetrics,
+        display_max: int,
+        max_array_bytes: int,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.lease = lease
+        self.spec = spec
+        self._source = source
+        self._workflow = workflow
+        self._layers = layers
+        self._set_status = set_status
+        self._notify = notify
+        self._metrics = metrics
+        self._display_max = display_max
+        self._max_array_bytes = max_array_bytes
+        self._clock = clock
+        self._slots: dict[str, _Slot] = {}
+        #: Why the job could not be set up (unknown source, bad params); it then idles.
+        self.failure = failure
+        self._job_error = ""
+        self._last_status_at = 0
+        self.frames_published = 0
+
+    @property
+    def job_id(self) -> str:
+        return self.lease.job_id
+
+    @property
+    def layer_ids(self) -> list[str]:
+        return list(self._slots)
+
+    # --- lifecycle of the job on this worker ---
+
+    def start(self, bindings: Mapping[str, Binding]) -> None:
+        """Take the job's layers over: every bound layer gets ``job_started``."""
+        now = self._clock()
+        self._status(state="running", worker=self.lease.worker_id, started_at=now, error="")
+        self.set_bindings(bindings)
+        for slot in self._slots.values():
+            self._start_slot(slot)
+        if self.failure:
+            self._status(state="error", error=self.failure)
+
+    def _start_slot(self, slot: _Slot) -> None:
+        self._transition(slot, Transition.JOB_STARTED)
+        if self.failure:
+            self._transition(slot, Transition.ERROR_OCCURRED, error=self.failure)
+
+    def set_bindings(self, bindings: Mapping[str, Binding]) -> None:
+        """Follow a config change: adopt new layers, forget removed ones."""
+        for layer_id in [lid for lid in self._slots if lid not in bindings]:
+            del self._slots[layer_id]
+            if not self._layers.delete(layer_id, job=self.job_id, token=self.lease.token):
+                raise LeaseLost(f"lease of job {self.job_id!r} was lost")
+        new = [b for lid, b in bindings.items() if lid not in self._slots]
+        if not new:
+            return
+        snapshots = self._layers.snapshots([b.layer_id for b in new])
+        for binding in new:
+            stored = snapshots[binding.layer_id].lifecycle
+            lifecycle = stored if stored.state is not None else Lifecycle.added()
+            slot = _Slot(binding, lifecycle, stored.version, dirty=True)
+            self._slots[binding.layer_id] = slot
+            if self._started:
+                self._start_slot(slot)
+
+    @property
+    def _started(self) -> bool:
+        return self._last_status_at > 0
+
+    def stop(self) -> None:
+        """The job was stopped: layers keep their last frame and show STOPPED."""
+        for slot in self._slots.values():
+            self._transition(slot, Transition.JOB_STOPPED)
+        self._status(state="stopped", error="")
+        self._close()
+
+    def hand_over(self) -> None:
+        """This worker leaves the job to another (shutdown or rebalancing)."""
+        self._status(state="handed_over")
+        self._close()
+
+    def _close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+
+    def reset(self) -> None:
+        if self._workflow is None:
+            return
+        self._workflow.reset()
+        for slot in self._slots.values():
+            slot.dirty = True
+
+    # --- data ---
+
+    def step(self, viewed: Iterable[str]) -> int:
+        """Read what the source has, feed the workflow, publish viewed layers; frames published."""
+        if self._source is None or self._workflow is None:
+            return 0
+        try:
+            messages = self._source.read(0.0)
+            for message in messages:
+                self._check_size(message)
+                self._workflow.push(message)
+        except (SourceError, WorkflowError) as exc:
+            self._fail_job(str(exc))
+            return 0
+        if messages:
+            self._metrics.messages.labels(source=self.spec.source).inc(len(messages))
+            for slot in self._slots.values():
+                slot.dirty = True
+            self._recover_job()
+            self._maybe_status(last_data_at=messages[-1].end_ns)
+        viewed_now = set(viewed)
+        published = 0
+        outputs = None
+        for slot in self._slots.values():
+            if not slot.dirty or slot.binding.layer_id not in viewed_now:
+                continue
+            if outputs is None:
+                outputs = self._workflow.outputs()
+            data = outputs.get(slot.binding.output)
+            if data is None:
+                continue  # no data for this output yet
+            published += self._publish(slot, data)
+        return published
+
+    def _check_size(self, message: Message) -> None:
+        size = message.data.data.values.nbytes
+        if size > self._max_array_bytes:
+            raise SourceError(
+                f"Source {message.source!r} sent {size / 2**20:.1f} MiB, more than the "
+                f"{self._max_array_bytes / 2**20:.1f} MiB limit (LIVEGRID_MAX_ARRAY_BYTES)."
+            )
+
+    def _publish(self, slot: _Slot, data: object) -> int:
+        binding = slot.binding
+        slot.dirty = False
+        now = self._clock()
+        started = time.perf_counter()
+        try:
+            frame = compute_frame(
+                binding.plotter,
+                data,  # type: ignore[arg-type]
+                binding.params,
+                display_max=self._display_max,
+                now_ns=now,
+            )
+            if binding.title:
+                frame = type(frame)(**{**frame.__dict__, "title": binding.title})
+            payload = encode_frame(frame)
+        except (PlotterError, FrameEncodeError, ValueError) as exc:
+            self._transition(slot, Transition.ERROR_OCCURRED, error=str(exc))
+            return 0
+        except Exception as exc:  # a plotter bug must cost one layer, not the worker
+            log.exception("compute failed", layer=binding.layer_id, plotter=binding.plotter)
+            message = f"The {binding.plotter} plotter failed: {exc.__class__.__name__}: {exc}"
+            self._transition(slot, Transition.ERROR_OCCURRED, error=message)
+            return 0
+        self._metrics.compute_seconds.labels(plotter=binding.plotter).observe(
+            time.perf_counter() - started
+        )
+        lifecycle, _ = slot.lifecycle.apply(Transition.DATA_ARRIVED)
+        times = FrameTimes(
+            data_start=frame.data_start or 0,
+            data_end=frame.data_end or 0,
+            computed_at=frame.computed_at or now,
+        )
+        self._write(slot, lifecycle, frame=payload, times=times)
+        self._metrics.frames.labels(plotter=binding.plotter).inc()
+        self.frames_published += 1
+        return 1
+
+    # --- errors of the whole job ---
+
+    def _fail_job(self, message: str) -> None:
+        first = self._job_error != message
+        self._job_error = message
+        for slot in self._slots.values():
+            self._transition(slot, Transition.ERROR_OCCURRED, error=message)
+        if first:
+            log.warning("job input failed", job=self.job_id, error=message)
+            self._status(state="error", error=message)
+            self._notify("error", f"Job {self.job_id} failed: {message}")
+
+    def _recover_job(self) -> None:
+        if self._job_error:
+            self._job_error = ""
+            self._status(state="running", error="")
+            self._notify("success", f"Job {self.job_id} receives good data again.")
+
+    # --- writes ---
+
+    def _transition(self, slot: _Slot, transition: Transition, error: str | None = None) -> None:
+        lifecycle, outcome = slot.lifecycle.apply(transition, error=error)
+        if outcome is Outcome.REJECTED:
+            log.warning(
+                "invalid layer transition",
+                layer=slot.binding.layer_id,
+                state=slot.lifecycle.state,
+                transition=transition.value,
+            )
+            return
+        if outcome is Outcome.APPLIED:
+            self._write(slot, lifecycle)
+
+    def _write(self, slot: _Slot, lifecycle: Lifecycle, **frame: object) -> None:
+        for _attempt in range(2):
+            result = self._layers.write(
+                slot.binding.layer_id,
+                job=self.job_id,
+                token=self.lease.token,
+                expected_version=slot.stored_version,
+                lifecycle=lifecycle,
+                **frame,  # type: ignore[arg-type]
+            )
+            if result.status is WriteStatus.FENCED:
+                self._metrics.fenced_rejections.inc()
+                raise LeaseLost(f"lease of job {self.job_id!r} was lost")
+            if result.status is WriteStatus.ACCEPTED:
+                slot.lifecycle = lifecycle
+                slot.stored_version = result.version
+                return
+            # CONFLICT: someone wrote the layer since we read it; adopt their version.
+            slot.stored_version = result.version
+            lifecycle = Lifecycle(lifecycle.state, result.version + 1, lifecycle.error)
+        raise LeaseLost(f"layer {slot.binding.layer_id!r} keeps changing under job {self.job_id!r}")
+
+    def _status(self, **fields: str | int) -> None:
+        if not self._set_status(self.job_id, self.lease.token, **fields):
+            raise LeaseLost(f"lease of job {self.job_id!r} was lost")
+        self._last_status_at = self._clock()
+
+    def _maybe_status(self, **fields: str | int) -> None:
+        if self._clock() - self._last_status_at >= 1_000_000_000:
+            self._status(**fields)

@@ -1,0 +1,50 @@
+"""The source protocol: a pull API that a job loop drains.
+
+A source delivers :class:`Message` values, each one scipp ``DataArray`` with the
+time range it covers. ``read`` waits at most ``max_wait_s`` and returns whatever
+became due since the last call (possibly nothing), so one loop can serve the
+synthetic instrument and a Kafka consumer (``consumer.consume(timeout=...)``)
+alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import scipp as sc
+
+
+class SourceError(Exception):
+    """Input that a source cannot turn into data; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chunk of a source's stream, covering ``[start_ns, end_ns]`` (ns since the epoch).
+
+    Receivers must not mutate ``data``.
+    """
+
+    source: str
+    data: sc.DataArray
+    start_ns: int
+    end_ns: int
+
+
+class Source(Protocol):
+    """A stream of messages from one named source."""
+
+    @property
+    def name(self) -> str: ...
+
+    def read(self, max_wait_s: float) -> list[Message]:
+        """Messages that arrived since the last call, waiting at most ``max_wait_s`` for one.
+
+        Raises :class:`SourceError` for input that cannot be decoded.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release what the source holds (connections, buffers); idempotent."""
+        ...
