@@ -76,13 +76,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from worker.main import run_worker
 
         return run_worker(settings, worker_id=args.id, metrics_port=args.metrics_port)
-    if args.command == "app":
-        from app.server import run_app
+    return _not_built_yet(args.command)
 
-        return int(run_app(settings, port=args.port, address=args.address))
-    from livegrid.demo import run_demo
 
-    return int(run_demo(settings, workers=args.workers, replicas=args.replicas, port=args.port))
+def _not_built_yet(command: str) -> int:
+    """The replica and the demo are not part of this build yet; say so plainly."""
+    print(
+        f"livegrid {command}: the dashboard replica is not built yet in this version; "
+        "today you can run 'livegrid worker' and 'livegrid workspace load|dump'.",
+        file=sys.stderr,
+    )
+    return 2
 
 
 if __name__ == "__main__":

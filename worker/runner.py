@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+import scipp as sc
 import structlog
 
 from livegrid.codec import FrameEncodeError, encode_frame
@@ -90,9 +91,9 @@ class JobRunner:
 
     def start(self, bindings: Mapping[str, Binding]) -> None:
         """Take the job's layers over: every bound layer gets ``job_started``."""
+        self.set_bindings(bindings)  # not started yet: adopts the layers without writing
         now = self._clock()
         self._status(state="running", worker=self.lease.worker_id, started_at=now, error="")
-        self.set_bindings(bindings)
         for slot in self._slots.values():
             self._start_slot(slot)
         if self.failure:
@@ -179,7 +180,7 @@ class JobRunner:
             data = outputs.get(slot.binding.output)
             if data is None:
                 continue  # no data for this output yet
-            published += self._publish(slot, data)
+            published += self._publish(slot, data, self._workflow)
         return published
 
     def _check_size(self, message: Message) -> None:
@@ -190,21 +191,25 @@ class JobRunner:
                 f"{self._max_array_bytes / 2**20:.1f} MiB limit (LIVEGRID_MAX_ARRAY_BYTES)."
             )
 
-    def _publish(self, slot: _Slot, data: object) -> int:
+    def _publish(self, slot: _Slot, data: sc.DataArray, workflow: Workflow) -> int:
         binding = slot.binding
         slot.dirty = False
         now = self._clock()
         started = time.perf_counter()
+        data_range = workflow.time_range(binding.output)
         try:
             frame = compute_frame(
                 binding.plotter,
-                data,  # type: ignore[arg-type]
+                data,
                 binding.params,
                 display_max=self._display_max,
                 now_ns=now,
+                title=binding.title,
+                data_start=data_range[0] if data_range else None,
+                data_end=data_range[1] if data_range else None,
+                source=self.spec.source,
+                output=binding.output,
             )
-            if binding.title:
-                frame = type(frame)(**{**frame.__dict__, "title": binding.title})
             payload = encode_frame(frame)
         except (PlotterError, FrameEncodeError, ValueError) as exc:
             self._transition(slot, Transition.ERROR_OCCURRED, error=str(exc))

@@ -113,3 +113,10 @@ def test_unviewed_layer_is_not_computed_until_someone_looks(
     assert layers.snapshot("img").frame_seq == 0
     assert runner.step({"img"}) == 1
     assert layers.snapshot("img").frame_seq == 1
+
+
+def test_starting_a_job_bumps_each_layer_version_once(r: redis.Redis, keyspace: Keyspace) -> None:
+    source = ScriptedSource()
+    _runner(r, keyspace, source)
+    started = LayerStore(r, keyspace, frames_maxlen=1000).snapshot("img").lifecycle
+    assert (started.state, started.version) == (LayerState.WAITING_FOR_DATA, 2)
