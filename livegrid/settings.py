@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_port: int = Field(0, ge=0, le=65535, description="Worker /metrics port; 0 = off.")
+    synthetic_rates: dict[str, float] = Field(
+        default_factory=dict,
+        description='Synthetic source rates in Hz as JSON, e.g. {"detector_panel_0": 14}.',
+    )
+    synthetic_seed: int = Field(0, ge=0, description="Seed of the synthetic instrument.")
 
     @field_validator("redis_url")
     @classmethod

@@ -102,6 +102,7 @@ class ControlLoop:
         self._no_claim_until: dict[str, float] = {}
         self._config_version = -1
         self._last_claim = 0.0
+        self._rate_base = (time.monotonic(), 0)
         self._workspace = Workspace()
         self._stream_ids = {keyspace.jobs_log: "$", keyspace.config_log: "$"}
         self._timers = _Timers()
@@ -313,12 +314,17 @@ class ControlLoop:
         )
 
     def _heartbeat(self) -> None:
+        now, frames = time.monotonic(), self._compute.frames_published
+        last_at, last_frames = self._rate_base
+        rate = (frames - last_frames) / (now - last_at) if now > last_at else 0.0
+        self._rate_base = (now, frames)
         self._workers.heartbeat([self.worker_id])
         self._workers.update(
             self.worker_id,
             {
                 "jobs": ",".join(sorted(self._held)),
-                "frames_published": self._compute.frames_published,
+                "frames_per_s": round(rate, 2),
+                "frames_published": frames,
                 "last_error": self.last_error or self._compute.last_error,
             },
         )

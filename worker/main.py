@@ -9,11 +9,12 @@ import threading
 import time
 from types import FrameType
 
+import redis
 import structlog
 
 from livegrid.keyspace import Keyspace
 from livegrid.log import configure_logging
-from livegrid.redis_client import connect
+from livegrid.redis_client import connect, describe_connection_error
 from livegrid.settings import Settings
 from livegrid.stores.config import ConfigStore
 from livegrid.stores.jobs import JobStore
@@ -42,7 +43,11 @@ def run_worker(settings: Settings, *, worker_id: str | None, metrics_port: int |
     client = connect(settings.redis_url, name=f"livegrid-worker-{worker_id}")
     blocking = connect(settings.redis_url, blocking=True, name=f"livegrid-worker-{worker_id}-tail")
     metrics = WorkerMetrics()
-    instrument = SyntheticInstrument()
+    try:
+        instrument = SyntheticInstrument(settings.synthetic_rates, settings.synthetic_seed)
+    except ValueError as exc:
+        log.error("invalid LIVEGRID_SYNTHETIC_RATES", error=str(exc))
+        return 2
     jobs = JobStore(client, keys)
     compute = ComputeLoop(
         worker_id=worker_id,
@@ -88,8 +93,12 @@ def run_worker(settings: Settings, *, worker_id: str | None, metrics_port: int |
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log.info("worker starting", worker=worker_id, redis=settings.redis_url, ns=settings.namespace)
+    try:
+        control.start()
+    except redis.ConnectionError as exc:
+        log.error("cannot start", error=describe_connection_error(settings.redis_url, exc))
+        return 1
     compute.start()
-    control.start()
     while not stop.wait(1.0):
         if not (compute.alive and control.alive):
             log.error("a worker thread died; exiting so the pool takes the jobs over")
