@@ -176,8 +176,11 @@ class LayerStore:
 
     def delete(self, layer_id: str, *, job: str, token: int) -> bool:
         """Remove a layer that left the workspace; False if the token is stale."""
-        keys = [self._keys.job_fence(job), self._keys.layer(layer_id)]
-        keys.append(self._keys.layer_frame(layer_id))
+        keys = [
+            self._keys.job_fence(job),
+            self._keys.layer(layer_id),
+            self._keys.layer_frame(layer_id),
+        ]
         result = self._delete(keys=keys, args=[token])
         if result == -1:
             self.fenced_rejections += 1
