@@ -1,0 +1,34 @@
+"""Lines: curves over a numeric x axis; several layers share one plot with a legend."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import holoviews as hv
+
+from app.prepare import Prepared
+from app.presenters.base import LayerPresenter, colour_opts, dimension
+from livegrid.codec import FrameKind
+
+
+class LinesLayer(LayerPresenter):
+    """A curve. The base layer's ``log`` decides the y scale, which is structure."""
+
+    kinds: ClassVar[frozenset[FrameKind]] = frozenset({FrameKind.LINES})
+
+    def needs_rebuild(self, prepared: Prepared) -> bool:
+        return super().needs_rebuild(prepared) or (self.is_base and prepared.log != self._built_log)
+
+    def figure_opts(self) -> dict[str, Any]:
+        return {"logy": self._built_log}
+
+    def _element(self, prepared: Prepared | None) -> hv.Element:
+        x_label, y_label = (prepared.x_label, prepared.y_label) if prepared else ("x", "y")
+        # A stand-in with positive values (valid on a log axis): the hook sets the real data.
+        curve = hv.Curve(
+            ([0.0, 1.0], [1.0, 1.0]),
+            kdims=[dimension("x", x_label)],
+            vdims=[dimension("y", y_label)],
+            label=self.spec.title,
+        )
+        return curve.opts(tools=["hover"], backend="bokeh", **colour_opts(self.spec.params))
