@@ -26,24 +26,16 @@ from typing import Any, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from livegrid.codec import FrameKind
+
 _TIMES = "\N{MULTIPLICATION SIGN}"
 
 #: Ids of layers, grids and jobs: they become parts of Redis keys.
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
-class Plotter(StrEnum):
-    """How a layer is drawn; the same names as ``codec.FrameKind``."""
-
-    IMAGE = "image"
-    LINES = "lines"
-    SLICER = "slicer"
-    TIMESERIES = "timeseries"
-    BARS = "bars"
-    TABLE = "table"
-    RECTANGLES = "rectangles"
-    VLINES = "vlines"
-    HLINES = "hlines"
+#: How a layer is drawn: one plotter per frame kind, by the same names.
+Plotter = FrameKind
 
 
 #: Overlays drawn from their ``params`` alone: no job, READY as soon as added.
