@@ -124,11 +124,7 @@ class ComputeLoop:
             self._drop(runner.job_id, Ending.LOST, str(exc))
 
     def _redis_trouble(self, exc: redis.RedisError) -> None:
-        self._metrics.redis_errors.inc()
-        message = f"Redis unavailable: {exc}"
-        if message != self.last_error:
-            log.warning("redis unavailable, retrying", error=str(exc))
-        self.last_error = message
+        self.last_error = self._metrics.redis_failed(exc, self.last_error)
         self._stop.wait(0.5)
 
     # --- commands ---

@@ -190,12 +190,8 @@ class ControlLoop:
         return jobs, config, viewers
 
     def _redis_trouble(self, exc: redis.RedisError) -> None:
-        self._metrics.redis_errors.inc()
         self.redis_ok = False
-        message = f"Redis unavailable: {exc}"
-        if message != self.last_error:
-            log.warning("redis unavailable, retrying", error=str(exc))
-        self.last_error = message
+        self.last_error = self._metrics.redis_failed(exc, self.last_error)
         self._stop.wait(0.5)
 
     # --- leases ---

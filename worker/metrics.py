@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -39,3 +42,11 @@ class WorkerMetrics:
             "livegrid_worker_redis_errors", "Redis commands that failed", registry=r
         )
         self.jobs_held = Gauge("livegrid_worker_jobs", "Jobs held by this worker", registry=r)
+
+    def redis_failed(self, exc: Exception, previous: str) -> str:
+        """Count a failed Redis command; log it unless it repeats ``previous``; the new message."""
+        self.redis_errors.inc()
+        message = f"Redis unavailable: {exc}"
+        if message != previous:
+            log.warning("redis unavailable, retrying", error=str(exc))
+        return message

@@ -15,6 +15,7 @@ All methods run on the owning session's IOLoop.
 from __future__ import annotations
 
 import weakref
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -78,7 +79,7 @@ def dimension(name: str, label: str) -> hv.Dimension:
     return hv.Dimension(name, label=label or name)
 
 
-class LayerPresenter:
+class LayerPresenter(ABC):
     """Presents one layer of one cell in one session.
 
     ``base`` is true for the layer that decides its plot's axes and scales;
@@ -111,8 +112,9 @@ class LayerPresenter:
         """Per-session controls shown above the plot."""
         return []
 
+    @abstractmethod
     def _element(self, prepared: Prepared | None) -> hv.Element:
-        raise NotImplementedError
+        """The kind's HoloViews element for ``prepared`` (a stand-in when None)."""
 
     def _capture(self, plot: Any, element: Any) -> None:
         self.handles = {
