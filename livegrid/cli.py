@@ -38,6 +38,17 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--id", help="worker id (default: host-pid)")
     worker.add_argument("--metrics-port", type=int, help="serve /healthz and /metrics on this port")
 
+    produce = commands.add_parser(
+        "produce", help="publish the synthetic instrument's streams to Kafka (da00, f144)"
+    )
+    produce.add_argument("--bootstrap", required=True, metavar="HOST:PORT", help="Kafka brokers")
+    produce.add_argument(
+        "--mapping", metavar="FILE", help="topic mapping (default: the built-in synthetic one)"
+    )
+    produce.add_argument(
+        "--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)"
+    )
+
     app = commands.add_parser("app", help="run one dashboard replica (a Panel server)")
     app.add_argument("--port", type=int, default=5006, help="HTTP port (default 5006)")
     app.add_argument("--address", default="127.0.0.1", help="listen address (default 127.0.0.1)")
@@ -76,17 +87,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         from worker.main import run_worker
 
         return run_worker(settings, worker_id=args.id, metrics_port=args.metrics_port)
-    return _not_built_yet(args.command)
+    if args.command == "produce":
+        from worker.produce import run_producer
 
+        return run_producer(
+            settings, bootstrap=args.bootstrap, mapping_path=args.mapping, duration_s=args.duration
+        )
+    if args.command == "demo":
+        from livegrid.demo import run_demo
 
-def _not_built_yet(command: str) -> int:
-    """The replica and the demo are not part of this build yet; say so plainly."""
-    print(
-        f"livegrid {command}: the dashboard replica is not built yet in this version; "
-        "today you can run 'livegrid worker' and 'livegrid workspace load|dump'.",
-        file=sys.stderr,
-    )
-    return 2
+        return run_demo(settings, workers=args.workers, replicas=args.replicas, port=args.port)
+    if args.command == "app":
+        from app.server import run_app
+
+        return run_app(settings, port=args.port, address=args.address)
+    raise AssertionError(f"unhandled command {args.command!r}")
 
 
 if __name__ == "__main__":

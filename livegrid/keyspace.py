@@ -87,6 +87,21 @@ class Keyspace:
     def viewers(self, layer_id: str) -> str:
         return f"{self.ns}:viewers:{layer_id}"
 
+    @property
+    def catalogue(self) -> str:
+        """JSON: the sources, workflows and plotters the worker pool offers (``Catalogue``)."""
+        return f"{self.ns}:catalogue"
+
+    def session_cursor(self, tab_id: str) -> str:
+        """A browser tab's last shown notification, so a reconnect resumes after it."""
+        return f"{self.ns}:cursor:{tab_id}"
+
+    # --- service status from Kafka x5f2 messages (workers' status consumers) ---
+    @property
+    def services_status(self) -> str:
+        """Hash ``service_id -> JSON`` of the newest x5f2 status of each service."""
+        return f"{self.ns}:services:status"
+
     def registry(self, kind: str) -> str:
         """The liveness zset of ``kind`` (``workers``, ``replicas``, ``sessions``)."""
         return f"{self.ns}:{kind}"

@@ -7,6 +7,8 @@ above the longest block it will issue.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
@@ -28,9 +30,20 @@ def connect(url: str, *, blocking: bool = False, name: str | None = None) -> red
     )
 
 
+def redact(url: str) -> str:
+    """``url`` without its password, fit for logs and messages users see."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+
 def describe_connection_error(url: str, exc: Exception) -> str:
-    """A sentence for the user when Redis at ``url`` cannot be reached."""
+    """A sentence for the user when Redis at ``url`` cannot be reached (password hidden)."""
     return (
-        f"Redis at {url} is not reachable ({exc.__class__.__name__}: {exc}); "
+        f"Redis at {redact(url)} is not reachable ({exc.__class__.__name__}: {exc}); "
         "start it or set LIVEGRID_REDIS_URL"
     )

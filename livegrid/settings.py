@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_HOST_PORT = re.compile(r"^[A-Za-z0-9_.:\[\]-]+:[0-9]{1,5}$")
+#: librdkafka settings livegrid sets itself (see worker/sources/kafka.py).
+_KAFKA_MANAGED = frozenset(
+    {"bootstrap.servers", "group.id", "enable.auto.commit", "auto.offset.reset"}
+)
 
 
 class Settings(BaseSettings):
@@ -45,6 +50,56 @@ class Settings(BaseSettings):
         description='Synthetic source rates in Hz as JSON, e.g. {"detector_panel_0": 14}.',
     )
     synthetic_seed: int = Field(0, ge=0, description="Seed of the synthetic instrument.")
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Bokeh secret key shared by all replicas; when set, session ids are signed "
+        "so a tab can reconnect to any replica. At least 32 characters.",
+        min_length=32,
+    )
+    allow_websocket_origin: list[str] = Field(
+        default_factory=list,
+        description="Host[:port] values browsers may open websockets from, as JSON, e.g. "
+        '["dash.example.org"]; empty = the replica\'s own address.',
+    )
+    session_token_expiration_s: int = Field(
+        28_800,
+        ge=10,
+        le=86_400,
+        description="How long a signed session token stays valid; a tab reconnecting to "
+        "another replica after this must be reloaded (docs/operations.md).",
+    )
+    session_tick_s: float = Field(
+        1.0, gt=0, le=10, description="Safety-net tick of each session (heartbeat, ageing)."
+    )
+    debug_endpoints: bool = Field(
+        False, description="Serve /debug/sessions on replicas (what each session showed)."
+    )
+    notification_ring: int = Field(
+        200, ge=10, le=10_000, description="Recent notifications each replica keeps."
+    )
+    kafka_bootstrap: str = Field(
+        "",
+        description="Kafka bootstrap servers, e.g. kafka-1:9092,kafka-2:9092; empty = no Kafka, "
+        "every source is synthetic.",
+    )
+    kafka_mapping: str = Field(
+        "",
+        description="YAML file mapping source names to Kafka topics (docs/kafka.md); empty = "
+        "the synthetic instrument's streams as 'livegrid produce' publishes them.",
+    )
+    kafka_config: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        repr=False,
+        description="librdkafka settings passed through as JSON, for SASL/SSL, e.g. "
+        '{"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", '
+        '"sasl.username": "livegrid", "sasl.password": "..."}.',
+    )
+    kafka_group_prefix: str = Field(
+        "livegrid",
+        description="Kafka group.id of each consumer: <prefix>.<namespace>.<job id>, and "
+        "<prefix>.<namespace>.status for x5f2 statuses; for identification only (livegrid "
+        "assigns partitions itself and commits no offsets).",
+    )
 
     @field_validator("redis_url")
     @classmethod
@@ -63,6 +118,42 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"LIVEGRID_NAMESPACE={value!r} must be 1-64 characters of letters, digits, "
                 "'_', '.' or '-'"
+            )
+        return value
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_servers(cls, value: str) -> str:
+        servers = [s.strip() for s in value.split(",") if s.strip()]
+        for server in servers:
+            if not _HOST_PORT.match(server):
+                raise ValueError(
+                    f"LIVEGRID_KAFKA_BOOTSTRAP={value!r} must be host:port pairs separated by "
+                    f"commas, e.g. kafka-1:9092,kafka-2:9092; {server!r} is not one"
+                )
+        return ",".join(servers)
+
+    @field_validator("kafka_config")
+    @classmethod
+    def _kafka_config_keys(
+        cls, value: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        managed = sorted(_KAFKA_MANAGED & set(value))
+        if managed:
+            raise ValueError(
+                f"LIVEGRID_KAFKA_CONFIG sets {', '.join(managed)}, which livegrid sets itself "
+                "(servers: LIVEGRID_KAFKA_BOOTSTRAP, groups: LIVEGRID_KAFKA_GROUP_PREFIX); "
+                "remove them"
+            )
+        return value
+
+    @field_validator("kafka_group_prefix")
+    @classmethod
+    def _group_prefix_chars(cls, value: str) -> str:
+        if not _NAMESPACE.match(value):
+            raise ValueError(
+                f"LIVEGRID_KAFKA_GROUP_PREFIX={value!r} must be 1-64 characters of letters, "
+                "digits, '_', '.' or '-'"
             )
         return value
 

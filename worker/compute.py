@@ -43,7 +43,8 @@ from worker.workflows import Workflow, make_workflow
 
 log = structlog.get_logger(__name__)
 
-SourceFactory = Callable[[str], Source]
+SourceFactory = Callable[[str, str], Source]
+"""Open a stream of a source for a job: ``(source name, job id) -> Source``."""
 
 #: Longest pause between two looks at the sources when nothing else happens.
 IDLE_WAIT_S = 0.02
@@ -189,7 +190,7 @@ class ComputeLoop:
         failure = ""
         try:
             workflow = make_workflow(str(spec.workflow), spec.params)
-            source = self._make_source(spec.source)
+            source = self._make_source(spec.source, spec.id)
         except ValueError as exc:
             failure = str(exc)
         return JobRunner(
@@ -233,7 +234,9 @@ class ComputeLoop:
             return False
 
     def _drop(self, job_id: str, ending: Ending, why: str) -> None:
-        if self._runners.pop(job_id, None) is not None:
+        runner = self._runners.pop(job_id, None)
+        if runner is not None:
+            runner.close()
             log.info("job left this worker", job=job_id, ending=ending.value, why=why)
             if ending is Ending.LOST:
                 self._metrics.lease_losses.inc()

@@ -19,6 +19,7 @@ from typing import Any
 import redis
 import structlog
 
+from livegrid.catalogue import Catalogue, CatalogueStore
 from livegrid.keyspace import Keyspace
 from livegrid.models import Desired, JobSpec, Workspace
 from livegrid.redis_client import MAX_BLOCK_MS
@@ -83,8 +84,11 @@ class ControlLoop:
         compute: ComputeLoop,
         metrics: WorkerMetrics,
         heartbeat_interval_s: float,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self.worker_id = worker_id
+        self._catalogue = catalogue
+        self._catalogue_store = CatalogueStore(client, keyspace)
         self._redis = client
         self._blocking = blocking_client
         self._keys = keyspace
@@ -315,6 +319,9 @@ class ControlLoop:
         rate = (frames - last_frames) / (now - last_at) if now > last_at else 0.0
         self._rate_base = (now, frames)
         self._workers.heartbeat([self.worker_id])
+        if self._catalogue is not None:
+            # Re-published with every heartbeat: survives a Redis that lost its data.
+            self._catalogue_store.publish(self._catalogue)
         self._workers.update(
             self.worker_id,
             {

@@ -42,6 +42,24 @@ class WorkerMetrics:
             "livegrid_worker_redis_errors", "Redis commands that failed", registry=r
         )
         self.jobs_held = Gauge("livegrid_worker_jobs", "Jobs held by this worker", registry=r)
+        self.kafka_messages = Counter(
+            "livegrid_worker_kafka_messages",
+            "Kafka messages consumed (all on the topic, before filtering by source_name)",
+            ["topic"],
+            registry=r,
+        )
+        self.kafka_decode_errors = Counter(
+            "livegrid_worker_kafka_decode_errors",
+            "Kafka messages that could not be used (reason: schema, decode, shape, size)",
+            ["source", "reason"],
+            registry=r,
+        )
+        self.kafka_lag = Gauge(
+            "livegrid_worker_kafka_consumer_lag",
+            "Messages between a job's consumer and the end of its topic",
+            ["job", "topic"],
+            registry=r,
+        )
 
     def redis_failed(self, exc: Exception, previous: str) -> str:
         """Count a failed Redis command; log it unless it repeats ``previous``; the new message."""

@@ -18,14 +18,14 @@ import scipp as sc
 import structlog
 
 from livegrid.codec import FrameEncodeError, encode_frame
-from livegrid.lifecycle import Lifecycle, Outcome, Transition
+from livegrid.lifecycle import LayerState, Lifecycle, Outcome, Transition
 from livegrid.models import JobSpec
 from livegrid.stores.layers import FrameTimes, LayerStore, WriteStatus
 from livegrid.stores.leases import Lease, LeaseLost
 from worker.bindings import Binding
 from worker.metrics import WorkerMetrics
 from worker.plotters import PlotterError, compute_frame
-from worker.sources.base import Message, Source, SourceError
+from worker.sources.base import Message, Source, SourceError, SourceUnavailable
 from worker.workflows import Workflow, WorkflowError
 
 log = structlog.get_logger(__name__)
@@ -76,6 +76,8 @@ class JobRunner:
         #: Why the job could not be set up (unknown source, bad params); it then idles.
         self.failure = failure
         self._job_error = ""
+        #: What the source said while it could not reach its input ('' when it can).
+        self._waiting = ""
         self._last_status_at = 0
         self.frames_published = 0
 
@@ -131,14 +133,15 @@ class JobRunner:
         for slot in self._slots.values():
             self._transition(slot, Transition.JOB_STOPPED)
         self._status(state="stopped", error="")
-        self._close()
+        self.close()
 
     def hand_over(self) -> None:
         """This worker leaves the job to another (shutdown or rebalancing)."""
         self._status(state="handed_over")
-        self._close()
+        self.close()
 
-    def _close(self) -> None:
+    def close(self) -> None:
+        """Release the source (a Kafka consumer); idempotent, writes nothing."""
         if self._source is not None:
             self._source.close()
 
@@ -160,9 +163,14 @@ class JobRunner:
             for message in messages:
                 self._check_size(message)
                 self._workflow.push(message)
+        except SourceUnavailable as exc:
+            self._wait_for_source(str(exc))
+            return 0
         except (SourceError, WorkflowError) as exc:
             self._fail_job(str(exc))
             return 0
+        if self._waiting:
+            self._source_back()
         if messages:
             self._metrics.messages.labels(source=self.spec.source).inc(len(messages))
             for slot in self._slots.values():
@@ -236,7 +244,9 @@ class JobRunner:
     # --- errors of the whole job ---
 
     def _fail_job(self, message: str) -> None:
-        first = self._job_error != message
+        """Bad input: layers show the latest reason; log, status and notification once per
+        failure (a stream of varied bad messages must not flood the notifications)."""
+        first = not self._job_error
         self._job_error = message
         for slot in self._slots.values():
             self._transition(slot, Transition.ERROR_OCCURRED, error=message)
@@ -244,6 +254,27 @@ class JobRunner:
             log.warning("job input failed", job=self.job_id, error=message)
             self._status(state="error", error=message)
             self._notify("error", f"Job {self.job_id} failed: {message}")
+
+    def _wait_for_source(self, message: str) -> None:
+        """The source cannot reach its input: layers show why; the job keeps running."""
+        first = self._waiting != message
+        self._waiting = message
+        for slot in self._slots.values():
+            self._transition(slot, Transition.ERROR_OCCURRED, error=message)
+        if first:
+            log.warning("job waits for its source", job=self.job_id, reason=message)
+            self._status(state="running", error=message)
+            self._notify("warning", f"Job {self.job_id}: {message}")
+
+    def _source_back(self) -> None:
+        """The source reaches its input again: its layers wait for data (or show what is held)."""
+        message, self._waiting = self._waiting, ""
+        for slot in self._slots.values():
+            if slot.lifecycle.state is LayerState.ERROR and slot.lifecycle.error == message:
+                self._transition(slot, Transition.JOB_STARTED)
+                slot.dirty = True
+        self._status(state="running", error="")
+        self._notify("success", f"Job {self.job_id} reaches its source again.")
 
     def _recover_job(self) -> None:
         if self._job_error:

@@ -1,5 +1,5 @@
-"""Where a job's data comes from: the source protocol and the built-in synthetic instrument."""
+"""Where a job's data comes from: the source protocol, the synthetic instrument and Kafka."""
 
-from worker.sources.base import Message, Source, SourceError
+from worker.sources.base import Message, Source, SourceError, SourceUnavailable
 
-__all__ = ["Message", "Source", "SourceError"]
+__all__ = ["Message", "Source", "SourceError", "SourceUnavailable"]

@@ -19,6 +19,14 @@ class SourceError(Exception):
     """Input that a source cannot turn into data; the message is for the user."""
 
 
+class SourceUnavailable(SourceError):
+    """The source cannot reach its input (a broker) and keeps trying; the message is for the user.
+
+    Raised by every ``read`` while the outage lasts; the first ``read`` that
+    returns normally means the source is connected again.
+    """
+
+
 @dataclass(frozen=True)
 class Message:
     """One chunk of a source's stream, covering ``[start_ns, end_ns]`` (ns since the epoch).
@@ -41,7 +49,9 @@ class Source(Protocol):
     def read(self, max_wait_s: float) -> list[Message]:
         """Messages that arrived since the last call, waiting at most ``max_wait_s`` for one.
 
-        Raises :class:`SourceError` for input that cannot be decoded.
+        Raises :class:`SourceError` for input that cannot be decoded (the messages
+        before it are returned first, the ones after it by later calls), and
+        :class:`SourceUnavailable` while the input cannot be reached.
         """
         ...
 

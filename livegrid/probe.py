@@ -1,0 +1,135 @@
+"""A headless dashboard session: speaks the Bokeh websocket protocol, renders nothing.
+
+Tests and the benchmark harness use it to open many real sessions on a replica
+cheaply: it opens ``/ws`` with a session id and token (signed with
+``secret_key`` when the replica signs sessions), pulls the document, announces
+``document_ready`` like a browser (Panel sends no updates to a document that is
+not ready), then timestamps every ``PATCH-DOC`` it receives. It never applies
+the patches: it counts them, their bytes and the time of their last byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from bokeh.core.types import ID
+from bokeh.util.token import generate_jwt_token, generate_session_id
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+_READY_EVENT = {
+    "kind": "MessageSent",
+    "msg_type": "bokeh_event",
+    "msg_data": {"type": "event", "name": "document_ready", "values": {}},
+}
+
+
+@dataclass
+class Patch:
+    """One ``PATCH-DOC`` as received: when its last byte arrived, its size, its content."""
+
+    received_ns: int
+    nbytes: int
+    content: str
+
+
+@dataclass
+class ProbeSession:
+    """One session; ``patches`` grows while :meth:`run` runs."""
+
+    url: str
+    session_id: str = field(default_factory=generate_session_id)
+    secret_key: str | None = None
+    keep_content: bool = True
+    patches: list[Patch] = field(default_factory=list)
+    doc_bytes: int = 0
+    ready_ns: int = 0
+    closed: bool = False
+    _conn: WebSocketClientConnection | None = None
+
+    async def connect(self, timeout: float = 30.0) -> None:
+        """Open the websocket, pull the document and announce ``document_ready``."""
+        token = generate_jwt_token(
+            ID(self.session_id),
+            secret_key=self.secret_key.encode() if self.secret_key else None,
+            signed=self.secret_key is not None,
+            expiration=3600,
+        )
+        ws_url = self.url.rstrip("/").replace("http", "ws", 1) + "/ws"
+        self._conn = await asyncio.wait_for(
+            websocket_connect(ws_url, subprotocols=["bokeh", token], max_message_size=2**30),
+            timeout,
+        )
+        header, _, _ = await asyncio.wait_for(self._receive(), timeout)
+        if header["msgtype"] != "ACK":
+            raise ConnectionError(f"expected ACK from {ws_url}, got {header['msgtype']}")
+        await self._send("PULL-DOC-REQ", {})
+        while True:
+            header, _, nbytes = await asyncio.wait_for(self._receive(), timeout)
+            if header["msgtype"] == "PULL-DOC-REPLY":
+                self.doc_bytes = nbytes
+                break
+        await self._send("PATCH-DOC", {"events": [_READY_EVENT]})
+        self.ready_ns = time.time_ns()
+
+    async def run(self, seconds: float) -> None:
+        """Receive patches for ``seconds`` (or until the server closes the socket)."""
+        deadline = time.monotonic() + seconds
+        while not self.closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                header, content, nbytes = await asyncio.wait_for(self._receive(), remaining)
+            except (TimeoutError, ConnectionError):
+                return
+            if header.get("msgtype") == "PATCH-DOC":
+                self.patches.append(
+                    Patch(time.time_ns(), nbytes, content if self.keep_content else "")
+                )
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self.closed = True
+
+    def abandon(self) -> None:
+        """Drop the TCP connection without a websocket close, like a killed browser."""
+        if self._conn is not None and self._conn.stream is not None:
+            self._conn.stream.close()
+        self.closed = True
+
+    def text_received(self) -> str:
+        return "\n".join(p.content for p in self.patches)
+
+    # --- wire format ----------------------------------------------------------------------
+
+    async def _send(self, msgtype: str, content: dict[str, Any]) -> None:
+        assert self._conn is not None
+        header = {"msgid": uuid.uuid4().hex, "msgtype": msgtype}
+        for part in (header, {}, content):
+            await self._conn.write_message(json.dumps(part))
+
+    async def _receive(self) -> tuple[dict[str, Any], str, int]:
+        """One whole message (header, metadata, content, buffer pairs) and its size."""
+        header_text = await self._fragment()
+        header = json.loads(header_text)
+        await self._fragment()  # metadata
+        content = await self._fragment()
+        size = len(content)
+        for _ in range(int(header.get("num_buffers", 0))):
+            await self._fragment()  # buffer header
+            size += len(await self._fragment())
+        return header, content, size
+
+    async def _fragment(self) -> str:
+        assert self._conn is not None
+        message = await self._conn.read_message()
+        if message is None:
+            self.closed = True
+            raise ConnectionError("the replica closed the websocket")
+        return message if isinstance(message, str) else message.decode("latin-1")
