@@ -124,6 +124,10 @@ class CellView:
         return self._presenter
 
     @property
+    def layer_ids(self) -> tuple[str, ...]:
+        return tuple(self._layers)
+
+    @property
     def header_html(self) -> str:
         """The header as shown: title and state badges."""
         return str(self._header.object)

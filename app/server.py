@@ -1,0 +1,230 @@
+"""Composition root of a replica: builds the feed, presence and HTTP routes, serves sessions.
+
+``livegrid app`` calls :func:`run_app`. One process = one replica: one feed
+thread, one Tornado IOLoop shared by all sessions. Replicas are stateless:
+everything a session shows comes from Redis, so a tab reconnecting to any
+replica (same ``LIVEGRID_SECRET_KEY``) rebuilds the same view.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+import panel as pn
+import structlog
+
+from app.actions import Actions
+from app.feed import Feed
+from app.http import routes
+from app.metrics import ReplicaMetrics
+from app.presence import Presence
+from app.session import Session
+from livegrid.keyspace import Keyspace
+from livegrid.log import configure_logging
+from livegrid.redis_client import connect
+from livegrid.settings import Settings
+from livegrid.stores.config import ConfigStore
+from livegrid.stores.jobs import JobStore
+
+log = structlog.get_logger("livegrid.app")
+
+
+class Replica:
+    """The replica's long-lived objects and its registry of live sessions."""
+
+    def __init__(self, settings: Settings, *, port: int) -> None:
+        self.settings = settings
+        self.id = f"{socket.gethostname()}-{os.getpid()}"
+        self.keys = Keyspace(settings.namespace)
+        self.metrics = ReplicaMetrics()
+        feed_client = connect(settings.redis_url, blocking=True, name=f"livegrid-feed-{self.id}")
+        self.client = connect(settings.redis_url, name=f"livegrid-app-{self.id}")
+        self.sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+        self.presence = Presence(
+            feed_client,
+            self.keys,
+            replica_id=self.id,
+            replica_details={"host": socket.gethostname(), "port": port, "pid": os.getpid()},
+            stale_after_s=settings.stale_after_s,
+            viewer_ttl_s=settings.viewer_ttl_s,
+            interest=self._interest,
+            on_reaped=self._reaped,
+            metrics=self.metrics,
+        )
+        self.feed = Feed(
+            feed_client,
+            self.keys,
+            url=settings.redis_url,
+            replica_id=self.id,
+            ring=settings.notification_ring,
+            frames_maxlen=settings.frames_maxlen,
+            metrics=self.metrics,
+            chores=self.presence,
+            chore_interval_s=settings.heartbeat_interval_s,
+        )
+
+    def _interest(self) -> frozenset[str]:
+        return self.feed.interest()
+
+    # --- sessions ---------------------------------------------------------------------------
+
+    def create_session(self) -> pn.viewable.Viewable:
+        """The Panel app: one call per browser tab, on the IOLoop."""
+        doc = pn.state.curdoc
+        assert doc is not None, "Panel calls the app inside a session"
+        context: Any = doc.session_context
+        session_id = context.id
+        user = _user(context, session_id)
+        config = ConfigStore(self.client, self.keys)
+        jobs = JobStore(self.client, self.keys)
+
+        def actions(toast: Any) -> Actions:
+            return Actions(config, jobs, user=user, toast=toast)
+
+        session = Session(
+            session_id=session_id,
+            user=user,
+            doc=doc,
+            feed=self.feed,
+            presence=self.presence,
+            actions=actions,
+            cursors=self.client,
+            keyspace=self.keys,
+            metrics=self.metrics,
+            cursor_ttl_s=self.settings.stale_after_s * 4,
+        )
+        with self._lock:
+            self.sessions[session_id] = session
+        self.feed.subscribe(session_id, session.wake)
+        self.presence.add_session(
+            session_id,
+            {"user": user, "started_at": time.time_ns(), "tab": "-"},
+            alive=lambda: _connected(context),
+        )
+        pn.state.on_session_destroyed(lambda _ctx: self._close(session_id))
+        period_ms = int(self.settings.session_tick_s * 1000)
+        pn.state.add_periodic_callback(session.periodic, period=period_ms)
+        log.info("session opened", session=session_id, user=user)
+        return session.panel
+
+    def _close(self, session_id: str) -> None:
+        with self._lock:
+            session = self.sessions.pop(session_id, None)
+        if session is not None:
+            session.close()
+            log.info("session closed", session=session_id)
+
+    def _reaped(self, session_ids: list[str]) -> None:
+        """Sessions whose browser vanished: tear each down on its own IOLoop (feed thread)."""
+        for session_id in session_ids:
+            with self._lock:
+                session = self.sessions.pop(session_id, None)
+            if session is not None:
+                session.close_soon()
+
+    def describe_sessions(self) -> list[dict[str, Any]]:
+        with self._lock:
+            sessions = list(self.sessions.values())
+        return [s.describe() for s in sessions]
+
+    def describe_feed(self) -> dict[str, Any]:
+        return {"fetched": {lid: list(seqs) for lid, seqs in self.feed.fetched.items()}}
+
+    # --- health -----------------------------------------------------------------------------
+
+    def problem(self) -> str | None:
+        """Why this replica should not get new sessions, or None when ready."""
+        if not self.feed.alive:
+            return "the feed thread is not running"
+        view = self.feed.view
+        if not view.connected:
+            return view.problem or "Redis is not reachable"
+        return None
+
+
+def _user(context: Any, session_id: str) -> str:
+    """The authenticated user, else ``?user=`` from the URL, else a guest name."""
+    if pn.state.user:
+        return str(pn.state.user)
+    request = getattr(context, "request", None)
+    arguments = getattr(request, "arguments", {}) or {}
+    names = arguments.get("user") or []
+    if names:
+        name = str(names[0].decode(errors="replace")).strip()[:64]
+        if name:
+            return name
+    return f"guest-{session_id[:6]}"
+
+
+def _connected(context: Any) -> bool:
+    """Whether the session's browser holds a websocket to this replica now.
+
+    Bokeh closes a websocket whose peer stops answering pings, so a vanished
+    browser reads as disconnected within the ping timeout.
+    """
+    server_session = getattr(context, "_session", None)
+    if server_session is None:
+        return True  # still being created
+    return int(getattr(server_session, "connection_count", 0)) > 0
+
+
+def run_app(settings: Settings, *, port: int, address: str) -> int:
+    """Serve the dashboard until SIGTERM/SIGINT; then leave the registries and exit 0."""
+    configure_logging(settings, process="app")
+    pn.extension(notifications=True)
+    pn.config.reconnect = True
+    replica = Replica(settings, port=port)
+    replica.feed.start()
+    origins = settings.allow_websocket_origin or [f"{address}:{port}", f"localhost:{port}"]
+    extra: dict[str, Any] = {}
+    if settings.secret_key is not None:
+        extra = {"secret_key": settings.secret_key.get_secret_value(), "sign_sessions": True}
+    ping_s = max(settings.stale_after_s / 3, 1.0)
+    server = pn.serve(
+        {"/": replica.create_session},
+        port=port,
+        address=address,
+        show=False,
+        start=False,
+        title="livegrid",
+        websocket_origin=origins,
+        extra_patterns=routes(
+            registry=replica.metrics.registry,
+            problem=replica.problem,
+            describe_sessions=replica.describe_sessions if settings.debug_endpoints else None,
+            describe_feed=replica.describe_feed if settings.debug_endpoints else None,
+        ),
+        session_token_expiration=settings.session_token_expiration_s,
+        check_unused_sessions_milliseconds=int(ping_s * 1000),
+        unused_session_lifetime_milliseconds=int(settings.stale_after_s * 1000),
+        websocket_ping_interval=ping_s,
+        websocket_ping_timeout=ping_s * 2,
+        **extra,
+    )
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping replica", signal=signal.Signals(signum).name)
+        server.io_loop.add_callback_from_signal(server.io_loop.stop)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server.start()
+    log.info("replica serving", url=f"http://{address}:{port}/", replica=replica.id)
+    print(f"livegrid replica {replica.id} serving at http://{address}:{port}/", flush=True)
+    try:
+        server.io_loop.start()
+    finally:
+        replica.feed.stop()
+        try:
+            replica.presence.leave()
+        except Exception as exc:  # Redis gone at shutdown: the registries reap us instead
+            log.warning("could not leave the registries", error=str(exc))
+        server.stop()
+    return 0

@@ -1,0 +1,402 @@
+"""One browser tab: its cursors, its presenters and the tick that moves them forward.
+
+The feed wakes a session (from its thread, data-free) when something it shows
+changed; the session's tick then runs on the server's IOLoop and, inside one
+``pn.io.hold``: rebuilds what a config change touched (under
+``doc.models.freeze()``, the only structural step), presents the layers of the
+grid on screen whose ``version`` or ``frame_seq`` moved, shows each notification
+after its cursor exactly once, and refreshes the side tab on screen. A periodic
+callback is the safety net for lost wake-ups and ages the freshness texts.
+
+Cursors: ``notification_seq`` (with the feed's epoch), ``config_version``, and
+per layer ``(version, frame_seq)`` inside each :class:`~app.grid_view.GridView`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from html import escape
+from typing import Any
+
+import panel as pn
+import redis
+import structlog
+from bokeh.document import Document
+
+from app.actions import Actions
+from app.beacon import Beacon
+from app.feed import Feed
+from app.grid_view import GridView
+from app.layout import GridPlan, plan_workspace
+from app.metrics import ReplicaMetrics
+from app.presence import Presence
+from app.view import ReplicaView
+from app.widgets import JobsTab, ManageTab, SystemTab
+from livegrid.keyspace import Keyspace
+from livegrid.models import Level, Notification
+
+log = structlog.get_logger("livegrid.session")
+
+_TOAST_MS = {Level.INFO: 4000, Level.SUCCESS: 4000, Level.WARNING: 8000, Level.ERROR: 0}
+_SIDE_TABS = ("Jobs", "Manage", "System")
+#: Notification sequence numbers remembered per session for inspection.
+SHOWN_HISTORY = 256
+
+_CSS = """
+.lg-banner { padding: 4px 10px; border-radius: 4px; }
+.lg-banner[data-state="reconnecting"] { background: #fff3bf; color: #5c4400; }
+"""
+
+
+class Session:
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        user: str,
+        doc: Document,
+        feed: Feed,
+        presence: Presence,
+        actions: Callable[[Callable[[Level, str], None]], Actions],
+        cursors: redis.Redis,
+        keyspace: Keyspace,
+        metrics: ReplicaMetrics,
+        cursor_ttl_s: float,
+    ) -> None:
+        self.id = session_id
+        self.user = user
+        self._doc = doc
+        self._feed = feed
+        self._presence = presence
+        self._cursors = cursors
+        self._keys = keyspace
+        self._metrics = metrics
+        self._cursor_ttl_ms = int(cursor_ttl_s * 1000)
+        self._closed = False
+        self._wake_pending = threading.Event()
+        self._notifications = pn.state.notifications
+        view = feed.view
+        self.notification_seq = view.notification_seq
+        self.notification_epoch = view.notification_epoch
+        self._cursor_set = view.connected
+        self.shown: deque[int] = deque(maxlen=SHOWN_HISTORY)
+        self._config_version = -1
+        self._plans: dict[str, GridPlan] = {}
+        self._grid: GridView | None = None
+        self._grid_id = ""
+        self._tab_ids: list[str] = []
+        self._containers: dict[str, pn.Column] = {}
+        self.tab_id = ""
+        self._connected: bool | None = None
+
+        self.actions = actions(self.toast)
+        self._jobs = JobsTab(self.actions)
+        self._manage = ManageTab(self.actions)
+        self._system = SystemTab()
+        self._beacon = Beacon()
+        self._banner = pn.pane.HTML("", stylesheets=[_CSS], sizing_mode="stretch_width")
+        self._tabs = pn.Tabs(sizing_mode="stretch_width", dynamic=False)
+        self._tabs.param.watch(self._on_tab, "active")
+        # The side tabs' content lives below the tab bar, not in it: a grid added or
+        # removed elsewhere changes the tab bar's children, and Bokeh re-attaches those,
+        # which would take the keyboard focus from a form being filled in.
+        self._side_panels: dict[str, pn.viewable.Viewable] = {
+            "Jobs": self._jobs.panel,
+            "Manage": self._manage.panel,
+            "System": self._system.panel,
+        }
+        self._side_slots = {name: pn.Spacer(height=0) for name in _SIDE_TABS}
+        for side_panel in self._side_panels.values():
+            side_panel.visible = False
+        self._beacon.param.watch(self._on_tab_id, "tab_id")
+        self._beacon.param.watch(self._on_visible, "visible")
+        header = pn.pane.HTML(
+            f'<b>livegrid</b> &middot; <span data-testid="user">{escape(user)}</span> '
+            f'&middot; replica <span data-testid="replica">{view.replica_id}</span>',
+            sizing_mode="stretch_width",
+        )
+        self.panel = pn.Column(
+            pn.Row(header, self._beacon, sizing_mode="stretch_width"),
+            self._banner,
+            self._tabs,
+            *self._side_panels.values(),
+            sizing_mode="stretch_width",
+            css_classes=["lg-dashboard"],
+        )
+        self._tick(view)
+
+    # --- waking (feed thread) -------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Schedule one tick on the session's IOLoop; repeated wake-ups coalesce."""
+        if self._closed or self._wake_pending.is_set():
+            return
+        self._wake_pending.set()
+        try:
+            self._doc.add_next_tick_callback(self._on_wake)
+        except Exception:  # the document is gone: the session ends on its own
+            self._wake_pending.clear()
+
+    def _on_wake(self) -> None:
+        self._wake_pending.clear()
+        self.tick()
+
+    def periodic(self) -> None:
+        """The safety net: tick even without a wake-up, and age the freshness texts."""
+        self.tick()
+        if self._grid is not None and self._beacon.visible:
+            self._grid.age(time.time_ns())
+
+    # --- the tick (IOLoop) ----------------------------------------------------------------
+
+    def tick(self) -> None:
+        if not self._closed:
+            self._tick(self._feed.view)
+
+    def _tick(self, view: ReplicaView) -> None:
+        started = time.thread_time()
+        with pn.io.hold(self._doc):
+            if view.config_version != self._config_version:
+                with self._structural():
+                    self._apply_config(view)
+            grid = self._grid
+            if (
+                grid is not None
+                and self._beacon.visible
+                and grid.generation != view.grid_generations.get(grid.plan.id, 0)
+            ):
+                grid.present(view)
+            self._show_notifications(view)
+            self._show_connection(view)
+            self._refresh_side_tab(view)
+        self._metrics.tick_seconds.observe(time.thread_time() - started)
+
+    def _apply_config(self, view: ReplicaView) -> None:
+        plans = {plan.id: plan for plan in plan_workspace(view.workspace)}
+        self._plans = plans
+        if list(plans) != self._tab_ids:
+            self._retab(plans, view)
+        elif self._grid is not None and self._grid_id in plans:
+            self._grid.sync(plans[self._grid_id], view)
+        self._config_version = view.config_version
+
+    def _retab(self, plans: dict[str, GridPlan], view: ReplicaView) -> None:
+        """Make the grid tabs those of ``plans``; the tab on screen stays on screen.
+
+        Grids that stay keep their tab content (the grid on screen is synced, not
+        rebuilt) and the side tabs keep theirs, so a grid added or removed elsewhere
+        takes neither this tab's focus nor its half-typed form input. Only when the
+        grid on screen was removed does the first grid take its place.
+        """
+        side = self._side_tab_on_screen()
+        ids = list(plans)
+        self._containers = {
+            g: self._containers.get(g) or pn.Column(sizing_mode="stretch_width") for g in ids
+        }
+        self._tab_ids = ids
+        self._tabs[:] = [(plans[g].title, self._containers[g]) for g in ids] + [
+            (name, self._side_slots[name]) for name in _SIDE_TABS
+        ]
+        if self._grid is not None and self._grid_id in plans:
+            self._grid.sync(plans[self._grid_id], view)
+        else:
+            self._show_grid(ids[0] if ids else "", plans, view)
+        if side is not None:
+            self._tabs.active = len(ids) + _SIDE_TABS.index(side)
+        else:
+            self._tabs.active = ids.index(self._grid_id) if self._grid_id in ids else len(ids)
+        self._show_side(self._side_tab_on_screen())
+
+    def _side_tab_on_screen(self) -> str | None:
+        if not len(self._tabs):
+            return None
+        index = self._tabs.active - len(self._tab_ids)
+        return _SIDE_TABS[index] if 0 <= index < len(_SIDE_TABS) else None
+
+    def _show_grid(self, grid_id: str, plans: dict[str, GridPlan], view: ReplicaView) -> None:
+        """Build the grid on screen; dispose the one that left it (hidden grids cost nothing)."""
+        if self._grid is not None:
+            self._grid.dispose()
+            self._grid = None
+        self._grid_id = grid_id
+        plan = plans.get(grid_id)
+        layers: frozenset[str] = frozenset()
+        if plan is not None:
+            grid = GridView(plan, metrics=self._metrics, structural=self._structural)
+            grid.sync(plan, view)
+            self._grid = grid
+            self._containers[grid_id].objects = [grid.panel]
+            layers = plan.layer_ids
+        self._feed.show(self.id, [grid_id] if grid_id else [], layers)
+        self._presence.update_session(self.id, tab=grid_id or "-")
+
+    def _on_tab(self, event: Any) -> None:
+        active = event.new
+        side = self._side_tab_on_screen()
+        with pn.io.hold(self._doc):
+            self._show_side(side)
+            if side is not None:
+                self._presence.update_session(self.id, tab=side)
+                self._refresh_side_tab(self._feed.view, force=True)
+                return
+            if active >= len(self._tab_ids):
+                return
+            grid_id = self._tab_ids[active]
+            if grid_id == self._grid_id:
+                self._presence.update_session(self.id, tab=grid_id)
+                return
+            with self._structural():
+                if self._grid_id in self._containers:
+                    self._containers[self._grid_id].objects = []
+                self._show_grid(grid_id, self._plans, self._feed.view)
+                if self._grid is not None:
+                    self._grid.present(self._feed.view)
+
+    def _show_side(self, side: str | None) -> None:
+        """Show the content of side tab ``side`` below the tab bar (None: no side tab)."""
+        for name, side_panel in self._side_panels.items():
+            if side_panel.visible != (name == side):
+                side_panel.visible = name == side
+
+    def _refresh_side_tab(self, view: ReplicaView, *, force: bool = False) -> None:
+        active = self._tabs.active - len(self._tab_ids)
+        if active < 0 or active >= len(_SIDE_TABS):
+            return
+        name = _SIDE_TABS[active]
+        if name == "Jobs":
+            self._jobs.refresh(view)
+        elif name == "Manage":
+            self._manage.refresh(view)
+        else:
+            self._system.refresh(view, time.time_ns())
+
+    # --- notifications ----------------------------------------------------------------------
+
+    def _show_notifications(self, view: ReplicaView) -> None:
+        if not self._cursor_set:
+            # A new session starts at the stream's end, once the feed knows where that is.
+            if view.connected:
+                self._cursor_set = True
+                self.notification_seq = view.notification_seq
+                self.notification_epoch = view.notification_epoch
+            return
+        if view.notification_epoch != self.notification_epoch:
+            self.notification_epoch = view.notification_epoch
+            self.notification_seq = 0
+        if view.notification_seq == self.notification_seq:
+            return
+        entries = view.notifications_after(self.notification_seq)
+        if entries and self.notification_seq and entries[0].seq > self.notification_seq + 1:
+            missed = entries[0].seq - self.notification_seq - 1
+            self.toast(Level.WARNING, f"{missed} older notifications were missed; see System.")
+        for entry in entries:
+            self._toast_notification(entry.notification)
+            self.shown.append(entry.seq)
+        self.notification_seq = view.notification_seq
+        self._save_cursor()
+
+    def _toast_notification(self, item: Notification) -> None:
+        prefix = f"{item.job}: " if item.job and not item.message.startswith(item.job) else ""
+        self.toast(item.level, prefix + item.message)
+        self._metrics.notifications_shown.inc()
+
+    def toast(self, level: Level, message: str) -> None:
+        """Show ``message`` in this session only."""
+        if self._notifications is None:
+            log.info("toast", session=self.id, level=level.value, message=message)
+            return
+        kind = {Level.SUCCESS: "success", Level.WARNING: "warning", Level.ERROR: "error"}
+        self._notifications.send(
+            message, duration=_TOAST_MS.get(level, 4000), type=kind.get(level, "info")
+        )
+
+    # --- cursor resume across reconnects --------------------------------------------------
+
+    def _on_tab_id(self, event: Any) -> None:
+        """The browser told us which tab this is: resume its notification cursor if stored."""
+        self.tab_id = str(event.new)
+        if not self.tab_id:
+            return
+        self._presence.update_session(self.id, tab_id=self.tab_id)
+        try:
+            raw: Any = self._cursors.get(self._keys.session_cursor(self.tab_id))
+        except redis.RedisError:
+            return
+        if raw:
+            seq_text, _, _epoch = raw.decode().partition(":")
+            seq = int(seq_text)
+            if 0 < seq < self.notification_seq:
+                self.notification_seq = seq
+                self.tick()
+        self._save_cursor()
+
+    def _save_cursor(self) -> None:
+        if not self.tab_id:
+            return
+        # If Redis is unreachable the banner says so; the cursor is saved next time.
+        with contextlib.suppress(redis.RedisError):
+            self._cursors.set(
+                self._keys.session_cursor(self.tab_id),
+                f"{self.notification_seq}:{self.notification_epoch}",
+                px=self._cursor_ttl_ms,
+            )
+
+    def _on_visible(self, event: Any) -> None:
+        if event.new:
+            self.tick()
+
+    # --- connection banner -------------------------------------------------------------------
+
+    def _show_connection(self, view: ReplicaView) -> None:
+        if view.connected == self._connected:
+            return
+        self._connected = view.connected
+        state, text = ("connected", "") if view.connected else ("reconnecting", view.problem)
+        message = f"Reconnecting to Redis… {escape(text)}" if text else ""
+        self._banner.object = (
+            f'<div class="lg-banner" data-testid="redis-status" data-state="{state}">'
+            f"{message}</div>"
+        )
+
+    # --- teardown --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release presenters and leave the feed; runs on the session's IOLoop."""
+        if self._closed:
+            return
+        self._closed = True
+        self._feed.unsubscribe(self.id)
+        self._presence.remove_session(self.id)
+        if self._grid is not None:
+            self._grid.dispose()
+            self._grid = None
+
+    def close_soon(self) -> None:
+        """:meth:`close` on the session's IOLoop; callable from any thread."""
+        try:
+            self._doc.add_next_tick_callback(self.close)
+        except Exception:  # the document is already gone
+            self.close()
+
+    @contextlib.contextmanager
+    def _structural(self) -> Iterator[None]:
+        with self._doc.models.freeze():
+            yield
+
+    def describe(self) -> dict[str, Any]:
+        """What this session showed, for ``/debug/sessions`` and tests."""
+        grid = self._grid
+        return {
+            "id": self.id,
+            "user": self.user,
+            "tab_id": self.tab_id,
+            "grid": self._grid_id,
+            "notification_seq": self.notification_seq,
+            "config_version": self._config_version,
+            "notifications_shown": list(self.shown),
+            "frames": {k: list(v) for k, v in grid.delivered.items()} if grid else {},
+        }
