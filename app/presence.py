@@ -8,21 +8,25 @@ vanished stops being heartbeated, any replica reaps it after the stale timeout,
 and the replica that owns it tears it down (``on_reaped``).
 
 Keys: ``ns:replicas`` + ``ns:replica:{id}``, ``ns:sessions`` + ``ns:session:{id}``
-(written), ``ns:workers`` + ``ns:worker:{id}`` (read), ``ns:viewers:{layer}``.
+(written), ``ns:workers`` + ``ns:worker:{id}`` and ``ns:services:status`` (read),
+``ns:viewers:{layer}``.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 import structlog
 
 from app.metrics import ReplicaMetrics
-from app.view import SystemView
+from app.view import ServiceView, SystemView
 from livegrid.keyspace import Keyspace
+from livegrid.stores._lua import text
 from livegrid.stores.registry import Registry
 from livegrid.stores.viewers import Viewers
 
@@ -54,6 +58,8 @@ class Presence:
         metrics: ReplicaMetrics,
     ) -> None:
         self.replica_id = replica_id
+        self._redis = client
+        self._keys = keyspace
         self._details = replica_details
         self._replicas = Registry(client, keyspace, "replicas", stale_after_s=stale_after_s)
         self._sessions_reg = Registry(client, keyspace, "sessions", stale_after_s=stale_after_s)
@@ -103,7 +109,35 @@ class Presence:
             sessions=tuple(self._sessions_reg.live()),
             replicas=tuple(self._replicas.live()),
             workers=tuple(self._workers.live()),
+            services=self._services(),
         )
+
+    def _services(self) -> tuple[ServiceView, ...]:
+        """x5f2 statuses the workers stored, aged by Redis server time."""
+        raw: Any = self._redis.hgetall(self._keys.services_status)
+        if not raw:
+            return ()
+        seconds, micros = self._redis.time()
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
+        services = []
+        for service_id, entry in sorted(raw.items()):
+            try:
+                fields = json.loads(entry)
+                age = max(now_ms - int(fields.get("received_at_ms", now_ms)), 0)
+                interval = int(fields.get("update_interval_ms") or 0)
+            except (ValueError, TypeError):
+                continue
+            services.append(
+                ServiceView(
+                    id=text(service_id),
+                    software=str(fields.get("software", "")),
+                    host=str(fields.get("host", "")),
+                    state=str(fields.get("state", "")),
+                    age_ms=age,
+                    quiet=bool(interval) and age > 2 * interval,
+                )
+            )
+        return tuple(services)
 
     def leave(self) -> None:
         """Remove this replica, its sessions and its viewer marks (clean shutdown)."""
@@ -117,17 +151,17 @@ class Presence:
 
     def _beat(self) -> None:
         details = {**self._details, "sessions": len(self._sessions)}
-        if not self._registered:
+        if not self._registered or self._replicas.heartbeat([self.replica_id]):
             self._replicas.register(self.replica_id, details)
             self._registered = True
         else:
             self._replicas.update(self.replica_id, details)
-            self._replicas.heartbeat([self.replica_id])
         with self._lock:
             entries = list(self._sessions.items())
             removed, self._removed = self._removed, []
         self._sessions_reg.remove(removed)
         alive: list[str] = []
+        entries_by_id = dict(entries)
         for session_id, entry in entries:
             if not entry.alive():
                 continue
@@ -139,7 +173,9 @@ class Presence:
                 self._sessions_reg.update(session_id, entry.details)
                 entry.published = dict(entry.details)
             alive.append(session_id)
-        self._sessions_reg.heartbeat(alive)
+        for session_id in self._sessions_reg.heartbeat(alive):
+            # Reaped by another replica while we could not reach Redis: details again.
+            self._sessions_reg.update(session_id, dict(entries_by_id[session_id].details))
         self._metrics.sessions.set(len(entries))
 
     def _mark_viewers(self) -> None:

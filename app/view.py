@@ -62,12 +62,28 @@ class NotificationEntry:
 
 
 @dataclass(frozen=True)
+class ServiceView:
+    """The newest x5f2 status of a data-producing service (``ns:services:status``).
+
+    ``quiet`` when no status arrived for more than twice its update interval.
+    """
+
+    id: str
+    software: str = ""
+    host: str = ""
+    state: str = ""
+    age_ms: int = 0
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
 class SystemView:
-    """Live members of the registries, refreshed about once per heartbeat."""
+    """Live members of the registries and service statuses, refreshed about once a second."""
 
     sessions: tuple[Member, ...] = ()
     replicas: tuple[Member, ...] = ()
     workers: tuple[Member, ...] = ()
+    services: tuple[ServiceView, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -116,14 +116,17 @@ class ControlLoop:
         self.last_error = ""
         self.last_beat = time.monotonic()
         self.redis_ok = False
+        self._identity: dict[str, str | int | float] = {}
 
     # --- process-level API ---
 
     def start(self) -> None:
-        self._workers.register(
-            self.worker_id,
-            {"host": socket.gethostname(), "pid": os.getpid(), "started_at": time.time_ns()},
-        )
+        self._identity = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": time.time_ns(),
+        }
+        self._workers.register(self.worker_id, self._identity)
         self._thread.start()
 
     def stop(self, timeout: float = 8.0) -> None:
@@ -318,7 +321,9 @@ class ControlLoop:
         last_at, last_frames = self._rate_base
         rate = (frames - last_frames) / (now - last_at) if now > last_at else 0.0
         self._rate_base = (now, frames)
-        self._workers.heartbeat([self.worker_id])
+        if self._workers.heartbeat([self.worker_id]):
+            # Reaped by a peer while this worker could not reach Redis: details again.
+            self._workers.update(self.worker_id, self._identity)
         if self._catalogue is not None:
             # Re-published with every heartbeat: survives a Redis that lost its data.
             self._catalogue_store.publish(self._catalogue)

@@ -1,12 +1,12 @@
-"""The System tab: sessions, replicas and workers across the cluster, jobs with their
-worker, and the recent notifications (newest first).
+"""The System tab: sessions, replicas and workers across the cluster, data services
+(Kafka x5f2 status), jobs with their worker, and the recent notifications (newest first).
 
 Times are UTC. Heartbeat ages are as of the feed's last registry read. Each table
 is rebuilt only when its part of the view changed.
 
 Stable hooks: the root has the CSS class ``lg-system``; tables
 ``data-testid="lg-sessions-table"``, ``lg-replicas-table``, ``lg-workers-table``,
-``lg-system-jobs-table`` and ``lg-notifications-table``, rows carrying
+``lg-services-table``, ``lg-system-jobs-table`` and ``lg-notifications-table``, rows carrying
 ``data-id`` (members), ``data-job`` or ``data-level``.
 """
 
@@ -87,6 +87,26 @@ def jobs_table(view: ReplicaView, now_ns: int) -> str:
     return html_table("lg-system-jobs-table", columns, rows, empty="No jobs.")
 
 
+def services_table(view: ReplicaView, now_ns: int) -> str:
+    rows = [
+        (
+            {"id": svc.id, "quiet": "true" if svc.quiet else "false"},
+            (
+                svc.id,
+                svc.software,
+                svc.host,
+                svc.state + (" (quiet)" if svc.quiet else ""),
+                f"{svc.age_ms / 1000:.0f}",
+            ),
+        )
+        for svc in view.system.services
+    ]
+    columns = ("service", "software", "host", "state", "last status (s ago)")
+    return html_table(
+        "lg-services-table", columns, rows, empty="No service status (x5f2) received."
+    )
+
+
 def notifications_table(view: ReplicaView, now_ns: int) -> str:
     rows = []
     for entry in reversed(view.notifications):
@@ -112,6 +132,7 @@ class SystemTab:
             ("Sessions", sessions_table, _system_key),
             ("Replicas", replicas_table, _system_key),
             ("Workers", workers_table, _system_key),
+            ("Services (Kafka x5f2)", services_table, _system_key),
             ("Jobs", jobs_table, _jobs_key),
             ("Notifications", notifications_table, _notifications_key),
         ):

@@ -18,15 +18,19 @@ from livegrid.keyspace import Keyspace
 from livegrid.stores._lua import NOW_MS, text
 
 # KEYS: zset, details keys...  ARGV: details ttl ms, member ids (same order as KEYS[2..])
+# Returns the members that were not in the zset (reaped meanwhile: their details are gone).
 _HEARTBEAT = (
     NOW_MS
     + """
 local now = now_ms()
+local returned = {}
 for i = 2, #KEYS do
-  redis.call('ZADD', KEYS[1], now, ARGV[i])
+  if redis.call('ZADD', KEYS[1], now, ARGV[i]) == 1 then
+    returned[#returned + 1] = ARGV[i]
+  end
   redis.call('PEXPIRE', KEYS[i], ARGV[1])
 end
-return now
+return returned
 """
 )
 
@@ -100,12 +104,17 @@ class Registry:
         if details:
             self._redis.hset(self._details_key(member_id), mapping=dict(details))  # type: ignore[arg-type]
 
-    def heartbeat(self, member_ids: Sequence[str]) -> None:
-        """Mark ``member_ids`` alive now, in one round trip whatever their number."""
+    def heartbeat(self, member_ids: Sequence[str]) -> list[str]:
+        """Mark ``member_ids`` alive now, in one round trip whatever their number.
+
+        Returns those that had been reaped meanwhile (e.g. while this process could not
+        reach Redis): they are back in the registry, but their details must be written again.
+        """
         if not member_ids:
-            return
+            return []
         keys = [self._zset, *(self._details_key(m) for m in member_ids)]
-        self._heartbeat(keys=keys, args=[self.stale_after_ms * 2, *member_ids])
+        returned = self._heartbeat(keys=keys, args=[self.stale_after_ms * 2, *member_ids])
+        return [text(m) for m in returned]
 
     def live(self) -> list[Member]:
         """Members whose last heartbeat is younger than the stale timeout, with details."""

@@ -60,3 +60,12 @@ def test_removed_member_disappears_with_its_details(r: redis.Redis, keyspace: Ke
     workers.remove(["w1"])
     assert workers.live() == []
     assert r.exists(keyspace.worker("w1")) == 0
+
+
+def test_a_heartbeat_reports_members_that_were_reaped_meanwhile(r, keyspace):
+    workers = Registry(r, keyspace, "workers", stale_after_s=15)
+    workers.register("w-1", {"host": "a"})
+    workers.remove(["w-1"])
+
+    assert workers.heartbeat(["w-1"]) == ["w-1"]
+    assert workers.heartbeat(["w-1"]) == []

@@ -14,7 +14,7 @@ import panel as pn
 import pytest
 
 from app.actions import Actions
-from app.view import NotificationEntry, ReplicaView, SystemView
+from app.view import NotificationEntry, ReplicaView, ServiceView, SystemView
 from app.widgets import JobsTab, ManageTab, SystemTab
 from app.widgets.manage import OVERLAY
 from livegrid.catalogue import Catalogue, PlotterEntry, SourceEntry, WorkflowEntry
@@ -486,3 +486,20 @@ def test_system_refresh_shows_a_new_notification() -> None:
     tab.refresh(view(notifications=_notifications(), notification_seq=2), NOW)
 
     assert _rows(table(tab, "lg-notifications-table"), "seq") == ["2", "1"]
+
+
+def test_system_tab_shows_service_status_and_marks_quiet_services() -> None:
+    services = (
+        ServiceView("detector-reducer", "ess-reduce", "node-3", "running", 1_200),
+        ServiceView("monitor-reducer", "ess-reduce", "node-4", "running", 9_000, quiet=True),
+    )
+    tab = SystemTab()
+    tab.refresh(view(system=SystemView(services=services), system_generation=1), NOW)
+
+    services_html = table(tab, "lg-services-table")
+    assert _rows(services_html, "id") == ["detector-reducer", "monitor-reducer"]
+    assert "<td>detector-reducer</td><td>ess-reduce</td><td>node-3</td><td>running</td>" in (
+        services_html
+    )
+    assert "running (quiet)" in services_html
+    assert 'data-quiet="true"' in services_html
