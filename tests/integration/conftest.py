@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from livegrid.probe import ProbeSession
-from livegrid.redis_server import free_port
+from livegrid.redis_server import RedisServerProcess, free_port
 
 
 class WorkerProcess:
@@ -195,14 +195,23 @@ class Probes:
 
 
 @pytest.fixture
+def own_redis() -> Iterator[RedisServerProcess]:
+    """A private, persistent Redis of this test's own, to stop and restart."""
+    server = RedisServerProcess(appendonly=True)
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def spawn_replica(
     redis_url: str, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., ReplicaProcess]]:
     """Start replicas; each is ready (``/readyz`` 200) when returned."""
     started: list[ReplicaProcess] = []
 
-    def spawn(name: str, **env: str) -> ReplicaProcess:
-        replica = ReplicaProcess(redis_url, namespace, name, tmp_path, **env)
+    def spawn(name: str, url: str | None = None, **env: str) -> ReplicaProcess:
+        replica = ReplicaProcess(url or redis_url, namespace, name, tmp_path, **env)
         started.append(replica)
         _wait_for(lambda: replica.ready() or replica.process.poll() is not None, 60, "/readyz")
         if replica.process.poll() is not None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from livegrid.keyspace import Keyspace
 from livegrid.lifecycle import LayerState
@@ -16,14 +14,6 @@ from livegrid.stores.config import ConfigStore
 from livegrid.stores.jobs import JobStore
 from livegrid.stores.layers import LayerStore
 from livegrid.stores.viewers import Viewers
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServerProcess]:
-    server = RedisServerProcess(appendonly=True)
-    server.start()
-    yield server
-    server.close()
 
 
 def test_worker_resumes_publishing_after_redis_restarts(
