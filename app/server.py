@@ -2,12 +2,14 @@
 
 ``livegrid app`` calls :func:`run_app`. One process = one replica: one feed
 thread, one Tornado IOLoop shared by all sessions. Replicas are stateless:
-everything a session shows comes from Redis, so a tab reconnecting to any
-replica (same ``LIVEGRID_SECRET_KEY``) rebuilds the same view.
+everything a session shows comes from Redis, so a tab whose replica is gone
+reloads through the load balancer (``app/beacon.py``) and any replica rebuilds
+the same view.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -20,6 +22,7 @@ import panel as pn
 import structlog
 
 from app.actions import Actions
+from app.beacon import RECONNECTING
 from app.feed import Feed
 from app.http import routes
 from app.metrics import ReplicaMetrics
@@ -108,6 +111,9 @@ class Replica:
             {"user": user, "started_at": time.time_ns(), "tab": "-"},
             alive=lambda: _connected(context),
         )
+        # Bokeh's reconnect cannot restore a page with plots (see app/beacon.py): the
+        # beacon reloads the page through the load balancer instead.
+        doc.config.update(reconnect_session=False, notify_connection_status=False)
         pn.state.on_session_destroyed(lambda _ctx: self._close(session_id))
         period_ms = int(self.settings.session_tick_s * 1000)
         pn.state.add_periodic_callback(session.periodic, period=period_ms)
@@ -178,8 +184,11 @@ def _connected(context: Any) -> bool:
 def run_app(settings: Settings, *, port: int, address: str) -> int:
     """Serve the dashboard until SIGTERM/SIGINT; then leave the registries and exit 0."""
     configure_logging(settings, process="app")
-    pn.extension(notifications=True)
-    pn.config.reconnect = True
+    # Full collections of a replica holding many sessions' models paused the IOLoop
+    # for up to 1.8 s every ~10 s (docs/benchmarks.md); collect the old generations
+    # far less often.
+    gc.set_threshold(50_000, 20, 100)
+    pn.extension(notifications=True, disconnect_notification=RECONNECTING)
     replica = Replica(settings, port=port)
     replica.feed.start()
     origins = settings.allow_websocket_origin or [f"{address}:{port}", f"localhost:{port}"]

@@ -76,7 +76,12 @@ class Session:
         self._keys = keyspace
         self._metrics = metrics
         self._cursor_ttl_ms = int(cursor_ttl_s * 1000)
+        self._cursor_saved = 0.0  # time.monotonic() of the last save
         self._closed = False
+        # Panel drops the document changes made between the browser's pull of the
+        # document and its "document ready" (it assumes the pull will carry them), so
+        # after building the first view the session changes nothing until then.
+        self._ready = False
         self._wake_pending = threading.Event()
         self._notifications = pn.state.notifications
         view = feed.view
@@ -113,6 +118,7 @@ class Session:
         for side_panel in self._side_panels.values():
             side_panel.visible = False
         self._beacon.param.watch(self._on_tab_id, "tab_id")
+        self._beacon.param.watch(self._on_screen, "screen")
         self._beacon.param.watch(self._on_visible, "visible")
         header = pn.pane.HTML(
             f'<b>livegrid</b> &middot; <span data-testid="user">{escape(user)}</span> '
@@ -128,12 +134,18 @@ class Session:
             css_classes=["lg-dashboard"],
         )
         self._tick(view)
+        pn.state.onload(self._on_ready)
 
     # --- waking (feed thread) -------------------------------------------------------------
 
     def wake(self) -> None:
-        """Schedule one tick on the session's IOLoop; repeated wake-ups coalesce."""
-        if self._closed or self._wake_pending.is_set():
+        """Schedule one tick on the session's IOLoop; repeated wake-ups coalesce.
+
+        Nothing is scheduled before the session is ready: its first tick then catches
+        up, and Bokeh cannot take a callback added from another thread while it is
+        still setting the session up (it may register it twice and fail the page).
+        """
+        if self._closed or not self._ready or self._wake_pending.is_set():
             return
         self._wake_pending.set()
         try:
@@ -146,15 +158,22 @@ class Session:
         self.tick()
 
     def periodic(self) -> None:
-        """The safety net: tick even without a wake-up, and age the freshness texts."""
+        """The safety net: tick even without a wake-up, age the freshness texts and keep
+        the notification cursor alive."""
         self.tick()
-        if self._grid is not None and self._beacon.visible:
+        if self._ready and self._grid is not None and self._beacon.visible:
             self._grid.age(time.time_ns())
+        self._keep_cursor()
+
+    def _on_ready(self) -> None:
+        """The browser rendered the document: from now on every change reaches it."""
+        self._ready = True
+        self.tick()
 
     # --- the tick (IOLoop) ----------------------------------------------------------------
 
     def tick(self) -> None:
-        if not self._closed:
+        if self._ready and not self._closed:
             self._tick(self._feed.view)
 
     def _tick(self, view: ReplicaView) -> None:
@@ -209,7 +228,9 @@ class Session:
             self._tabs.active = len(ids) + _SIDE_TABS.index(side)
         else:
             self._tabs.active = ids.index(self._grid_id) if self._grid_id in ids else len(ids)
-        self._show_side(self._side_tab_on_screen())
+        side = self._side_tab_on_screen()
+        self._show_side(side)
+        self._beacon.screen = side or self._grid_id
 
     def _side_tab_on_screen(self) -> str | None:
         if not len(self._tabs):
@@ -235,26 +256,34 @@ class Session:
         self._presence.update_session(self.id, tab=grid_id or "-")
 
     def _on_tab(self, event: Any) -> None:
-        active = event.new
         side = self._side_tab_on_screen()
         with pn.io.hold(self._doc):
             self._show_side(side)
             if side is not None:
                 self._presence.update_session(self.id, tab=side)
                 self._refresh_side_tab(self._feed.view, force=True)
-                return
-            if active >= len(self._tab_ids):
-                return
-            grid_id = self._tab_ids[active]
-            if grid_id == self._grid_id:
-                self._presence.update_session(self.id, tab=grid_id)
-                return
-            with self._structural():
-                if self._grid_id in self._containers:
-                    self._containers[self._grid_id].objects = []
-                self._show_grid(grid_id, self._plans, self._feed.view)
-                if self._grid is not None:
-                    self._grid.present(self._feed.view)
+            elif event.new < len(self._tab_ids):
+                self._to_grid(self._tab_ids[event.new])
+            self._beacon.screen = side or self._grid_id
+
+    def _to_grid(self, grid_id: str) -> None:
+        if grid_id == self._grid_id:
+            self._presence.update_session(self.id, tab=grid_id)
+            return
+        with self._structural():
+            if self._grid_id in self._containers:
+                self._containers[self._grid_id].objects = []
+            self._show_grid(grid_id, self._plans, self._feed.view)
+            if self._grid is not None:
+                self._grid.present(self._feed.view)
+
+    def _on_screen(self, event: Any) -> None:
+        """The browser names the tab it showed before a reload: show that tab again."""
+        names = [*self._tab_ids, *_SIDE_TABS]
+        if event.new in names:
+            self._tabs.active = names.index(event.new)
+        else:
+            self._beacon.screen = self._side_tab_on_screen() or self._grid_id
 
     def _show_side(self, side: str | None) -> None:
         """Show the content of side tab ``side`` below the tab bar (None: no side tab)."""
@@ -263,15 +292,12 @@ class Session:
                 side_panel.visible = name == side
 
     def _refresh_side_tab(self, view: ReplicaView, *, force: bool = False) -> None:
-        active = self._tabs.active - len(self._tab_ids)
-        if active < 0 or active >= len(_SIDE_TABS):
-            return
-        name = _SIDE_TABS[active]
-        if name == "Jobs":
+        side = self._side_tab_on_screen()
+        if side == "Jobs":
             self._jobs.refresh(view)
-        elif name == "Manage":
+        elif side == "Manage":
             self._manage.refresh(view)
-        else:
+        elif side == "System":
             self._system.refresh(view, time.time_ns())
 
     # --- notifications ----------------------------------------------------------------------
@@ -300,7 +326,7 @@ class Session:
         self._save_cursor()
 
     def _toast_notification(self, item: Notification) -> None:
-        prefix = f"{item.job}: " if item.job and not item.message.startswith(item.job) else ""
+        prefix = f"{item.job}: " if item.job and item.job not in item.message else ""
         self.toast(item.level, prefix + item.message)
         self._metrics.notifications_shown.inc()
 
@@ -344,6 +370,12 @@ class Session:
                 f"{self.notification_seq}:{self.notification_epoch}",
                 px=self._cursor_ttl_ms,
             )
+            self._cursor_saved = time.monotonic()
+
+    def _keep_cursor(self) -> None:
+        """Save the cursor again well before it expires: a quiet tab must keep it too."""
+        if not self._closed and time.monotonic() - self._cursor_saved > self._cursor_ttl_ms / 4000:
+            self._save_cursor()
 
     def _on_visible(self, event: Any) -> None:
         if event.new:
