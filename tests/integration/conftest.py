@@ -22,6 +22,17 @@ from livegrid.probe import ProbeSession
 from livegrid.redis_server import RedisServerProcess, free_port
 
 
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (the graceful path a user's Ctrl-C takes), then kill after 10 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
 class WorkerProcess:
     def __init__(self, redis_url: str, namespace: str, worker_id: str, log_dir: Path, **env: str):
         self.worker_id = worker_id
@@ -64,13 +75,7 @@ class WorkerProcess:
         return self.process.wait(timeout)
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        _terminate(self.process)
         self._log.close()
 
 
@@ -148,13 +153,7 @@ class ReplicaProcess:
         )
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        _terminate(self.process)
         self._log.close()
 
 
