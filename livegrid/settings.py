@@ -62,11 +62,11 @@ class Settings(BaseSettings):
         '["dash.example.org"]; empty = the replica\'s own address.',
     )
     session_token_expiration_s: int = Field(
-        28_800,
+        300,
         ge=10,
         le=86_400,
-        description="How long a signed session token stays valid; a tab reconnecting to "
-        "another replica after this must be reloaded (docs/operations.md).",
+        description="How long a signed session token stays valid between loading the page "
+        "and opening its websocket (a tab whose replica is gone reloads for a new one).",
     )
     session_tick_s: float = Field(
         1.0, gt=0, le=10, description="Safety-net tick of each session (heartbeat, ageing)."
