@@ -45,6 +45,8 @@ class GridView:
         self._seqs: dict[str, int] = {}
         self.delivered: dict[str, deque[int]] = {}
         self.generation = -1
+        #: Layer frames this grid never showed because a newer one came first.
+        self.skipped = 0
         self.panel = pn.GridSpec(
             sizing_mode="stretch_width",
             height=_ROW_HEIGHT * plan.rows,
@@ -117,9 +119,14 @@ class GridView:
             if version_moved and self._seqs.pop(lid, 0):
                 cell.clear(lid)
             return
-        if self._seqs.get(lid) == layer.frame_seq:
+        previous = self._seqs.get(lid, 0)
+        if previous == layer.frame_seq:
             return
         self._seqs[lid] = layer.frame_seq
+        if 0 < previous < layer.frame_seq - 1:
+            missed = layer.frame_seq - previous - 1
+            self.skipped += missed
+            self._metrics.frames_skipped.inc(missed)
         try:
             if cell.needs_rebuild(lid, prepared):
                 with self._structural():

@@ -24,6 +24,16 @@ class ReplicaMetrics:
             "Layer frames put on a session's Bokeh models",
             registry=r,
         )
+        self.frames_skipped = Counter(
+            "livegrid_replica_frames_skipped",
+            "Layer frames a session never showed because a newer one came first",
+            registry=r,
+        )
+        self.presents_deferred = Counter(
+            "livegrid_replica_presents_deferred",
+            "Session ticks that showed no frames because the websocket was backed up",
+            registry=r,
+        )
         self.flush_latency = Histogram(
             "livegrid_replica_flush_latency_seconds",
             "From a frame's computed_at to its update of a session's models",

@@ -22,6 +22,7 @@ import panel as pn
 import structlog
 
 from app.actions import Actions
+from app.backlog import pending_bytes
 from app.beacon import RECONNECTING
 from app.feed import Feed
 from app.http import routes
@@ -102,6 +103,8 @@ class Replica:
             keyspace=self.keys,
             metrics=self.metrics,
             cursor_ttl_s=self.settings.stale_after_s * 4,
+            backlog=lambda: pending_bytes(context),
+            backlog_limit=self.settings.session_backlog_bytes,
         )
         with self._lock:
             self.sessions[session_id] = session

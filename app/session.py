@@ -6,7 +6,9 @@ changed; the session's tick then runs on the server's IOLoop and, inside one
 ``doc.models.freeze()``, the only structural step), presents the layers of the
 grid on screen whose ``version`` or ``frame_seq`` moved, shows each notification
 after its cursor exactly once, and refreshes the side tab on screen. A periodic
-callback is the safety net for lost wake-ups and ages the freshness texts.
+callback is the safety net for lost wake-ups and ages the freshness texts. A
+session whose websocket is backed up (``app.backlog``) presents no frames until
+it drains, then the latest: slow browsers skip frames instead of queueing them.
 
 Cursors: ``notification_seq`` (with the feed's epoch), ``config_version``, and
 per layer ``(version, frame_seq)`` inside each :class:`~app.grid_view.GridView`.
@@ -66,6 +68,8 @@ class Session:
         keyspace: Keyspace,
         metrics: ReplicaMetrics,
         cursor_ttl_s: float,
+        backlog: Callable[[], int] = lambda: 0,
+        backlog_limit: int = 1_048_576,
     ) -> None:
         self.id = session_id
         self.user = user
@@ -76,6 +80,10 @@ class Session:
         self._keys = keyspace
         self._metrics = metrics
         self._cursor_ttl_ms = int(cursor_ttl_s * 1000)
+        self._backlog = backlog
+        self._backlog_limit = backlog_limit
+        #: Ticks that showed no frames because the websocket was backed up.
+        self.deferred = 0
         self._cursor_saved = 0.0  # time.monotonic() of the last save
         self._closed = False
         # Panel drops the document changes made between the browser's pull of the
@@ -188,7 +196,13 @@ class Session:
                 and self._beacon.visible
                 and grid.generation != view.grid_generations.get(grid.plan.id, 0)
             ):
-                grid.present(view)
+                if self._backlog() > self._backlog_limit:
+                    # The browser has not taken the last frames yet: queue nothing more.
+                    # The cursors stay behind, so the tick after it drains shows the latest.
+                    self.deferred += 1
+                    self._metrics.presents_deferred.inc()
+                else:
+                    grid.present(view)
             self._show_notifications(view)
             self._show_connection(view)
             self._refresh_side_tab(view)
@@ -431,4 +445,6 @@ class Session:
             "config_version": self._config_version,
             "notifications_shown": list(self.shown),
             "frames": {k: list(v) for k, v in grid.delivered.items()} if grid else {},
+            "frames_skipped": grid.skipped if grid else 0,
+            "presents_deferred": self.deferred,
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -50,6 +51,10 @@ class ProbeSession:
     ready_ns: int = 0
     closed: bool = False
     _conn: WebSocketClientConnection | None = None
+    _reading: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self._reading.set()
 
     async def connect(self, timeout: float = 30.0) -> None:
         """Open the websocket, pull the document and announce ``document_ready``."""
@@ -84,6 +89,7 @@ class ProbeSession:
             if remaining <= 0:
                 return
             try:
+                await asyncio.wait_for(self._reading.wait(), remaining)
                 header, content, nbytes = await asyncio.wait_for(self._receive(), remaining)
             except (TimeoutError, ConnectionError):
                 return
@@ -91,6 +97,17 @@ class ProbeSession:
                 self.patches.append(
                     Patch(time.time_ns(), nbytes, content if self.keep_content else "")
                 )
+
+    def pause(self, receive_buffer: int = 4096) -> None:
+        """Stop reading, like a browser on a link too slow for its frames: the replica's
+        writes back up. ``receive_buffer`` bounds what the kernel still takes meanwhile."""
+        if self._conn is not None and self._conn.stream is not None:
+            sock = self._conn.stream.socket
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self._reading.clear()
+
+    def resume(self) -> None:
+        self._reading.set()
 
     async def close(self) -> None:
         if self._conn is not None:

@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     session_tick_s: float = Field(
         1.0, gt=0, le=10, description="Safety-net tick of each session (heartbeat, ageing)."
     )
+    session_backlog_bytes: int = Field(
+        1_048_576,
+        ge=16_384,
+        description="A session whose websocket holds more unsent bytes than this gets no new "
+        "frames until it drains, then the latest (slow browsers skip frames instead of queueing).",
+    )
     debug_endpoints: bool = Field(
         False, description="Serve /debug/sessions on replicas (what each session showed)."
     )

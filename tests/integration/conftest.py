@@ -179,6 +179,13 @@ class Probes:
         self.sessions += opened
         return opened
 
+    def pause(self, session: ProbeSession) -> None:
+        """Stop reading the session's websocket, like a browser on a too slow link."""
+        self._call(_run(session.pause))
+
+    def resume(self, session: ProbeSession) -> None:
+        self._call(_run(session.resume))
+
     def abandon(self, session: ProbeSession) -> None:
         """Drop the connection without closing the websocket, like a killed browser."""
         self._loop.call_soon_threadsafe(session.abandon)
@@ -191,6 +198,11 @@ class Probes:
             task.cancel()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+
+
+async def _run(function: Callable[[], None]) -> None:
+    """Call ``function`` on the probes' loop (a coroutine for :meth:`Probes._call`)."""
+    function()
 
 
 @pytest.fixture
