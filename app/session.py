@@ -107,24 +107,20 @@ class Session:
         self._connected: bool | None = None
 
         self.actions = actions(self.toast)
-        self._jobs = JobsTab(self.actions)
-        self._manage = ManageTab(self.actions)
-        self._system = SystemTab()
         self._beacon = Beacon()
         self._banner = pn.pane.HTML("", stylesheets=[_CSS], sizing_mode="stretch_width")
         self._tabs = pn.Tabs(sizing_mode="stretch_width", dynamic=False)
         self._tabs.param.watch(self._on_tab, "active")
         # The side tabs' content lives below the tab bar, not in it: a grid added or
         # removed elsewhere changes the tab bar's children, and Bokeh re-attaches those,
-        # which would take the keyboard focus from a form being filled in.
-        self._side_panels: dict[str, pn.viewable.Viewable] = {
-            "Jobs": self._jobs.panel,
-            "Manage": self._manage.panel,
-            "System": self._system.panel,
+        # which would take the keyboard focus from a form being filled in. Each is built
+        # when first shown: most tabs never open them, and their widgets are a third of
+        # a session's models.
+        self._side: dict[str, JobsTab | ManageTab | SystemTab] = {}
+        self._side_panels = {
+            name: pn.Column(visible=False, sizing_mode="stretch_width") for name in _SIDE_TABS
         }
         self._side_slots = {name: pn.Spacer(height=0) for name in _SIDE_TABS}
-        for side_panel in self._side_panels.values():
-            side_panel.visible = False
         self._beacon.param.watch(self._on_tab_id, "tab_id")
         self._beacon.param.watch(self._on_screen, "screen")
         self._beacon.param.watch(self._on_visible, "visible")
@@ -301,18 +297,28 @@ class Session:
 
     def _show_side(self, side: str | None) -> None:
         """Show the content of side tab ``side`` below the tab bar (None: no side tab)."""
+        if side is not None and side not in self._side:
+            built = self._build_side(side)
+            self._side[side] = built
+            self._side_panels[side].objects = [built.panel]
         for name, side_panel in self._side_panels.items():
             if side_panel.visible != (name == side):
                 side_panel.visible = name == side
 
+    def _build_side(self, side: str) -> JobsTab | ManageTab | SystemTab:
+        if side == "Jobs":
+            return JobsTab(self.actions)
+        if side == "Manage":
+            return ManageTab(self.actions)
+        return SystemTab()
+
     def _refresh_side_tab(self, view: ReplicaView, *, force: bool = False) -> None:
         side = self._side_tab_on_screen()
-        if side == "Jobs":
-            self._jobs.refresh(view)
-        elif side == "Manage":
-            self._manage.refresh(view)
-        elif side == "System":
-            self._system.refresh(view, time.time_ns())
+        tab = self._side.get(side) if side is not None else None
+        if isinstance(tab, SystemTab):
+            tab.refresh(view, time.time_ns())
+        elif tab is not None:
+            tab.refresh(view)
 
     # --- notifications ----------------------------------------------------------------------
 
