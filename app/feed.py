@@ -9,8 +9,10 @@ decodes and prepares it once, and publishes a new immutable
 the wake-up carries no data, a session reads ``feed.view`` on its own IOLoop.
 
 A ``seq`` jump in any stream (entries trimmed before we read them, a Redis
-restart) or a lost connection makes the feed resync from the state keys. Its
-periodic chores (:class:`~app.presence.Presence`) run between reads.
+restart) or a lost connection makes the feed resync from the state keys. After a
+frame event it waits ``gather_s`` for the rest of the burst, so the layers a
+worker publishes together reach a session in one patch. Its periodic chores
+(:class:`~app.presence.Presence`) run between reads.
 
 Keys read: ``ns:frames``, ``ns:notifications``, ``ns:config``, ``ns:config:log``,
 ``ns:jobs``, ``ns:jobs:log``, ``ns:job:{id}:status``, ``ns:layer:{id}``,
@@ -73,6 +75,7 @@ class Feed:
         metrics: ReplicaMetrics,
         chores: Callable[[], SystemView] | None = None,
         chore_interval_s: float = 1.0,
+        gather_s: float = 0.0,
     ) -> None:
         self._redis = client
         self._keys = keyspace
@@ -84,6 +87,7 @@ class Feed:
         self._metrics = metrics
         self._chores = chores
         self._chore_interval_s = chore_interval_s
+        self._gather_s = gather_s
         self._ring: deque[NotificationEntry] = deque(maxlen=ring)
         self._view = ReplicaView(replica_id=replica_id)
         self._cursors: dict[str, str] = {}
@@ -189,8 +193,32 @@ class Feed:
             self._keys.jobs_log: self._cursors[self._keys.jobs_log],
         }
         reply: Any = self._redis.xread(streams, count=BATCH, block=BLOCK_MS)
+        if (
+            reply
+            and self._gather_s > 0
+            and any(text(stream) == self._keys.frames for stream, _ in reply)
+        ):
+            reply = self._gather(streams, reply)
         if reply:
             self._apply(reply)
+
+    def _gather(self, streams: dict[Any, Any], reply: Any) -> Any:
+        """Wait ``gather_s`` after a frame event, then read what came meanwhile.
+
+        Workers write the layers of one tick a few ms apart; taken together they
+        reach each session as one patch instead of one each, and a session's patch
+        costs the replica about as much for one layer as for six.
+        """
+        self._stop.wait(self._gather_s)
+        merged: dict[str, list[Any]] = {text(name): list(entries) for name, entries in reply}
+        after = dict(streams)
+        for name, entries in merged.items():
+            if entries:
+                after[name] = text(entries[-1][0])
+        more: Any = self._redis.xread(after, count=BATCH)
+        for name, entries in more or []:
+            merged.setdefault(text(name), []).extend(entries)
+        return list(merged.items())
 
     def _run_chores(self) -> None:
         statuses = self._jobs.statuses(sorted(self._view.jobs))

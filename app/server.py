@@ -72,6 +72,7 @@ class Replica:
             metrics=self.metrics,
             chores=self.presence,
             chore_interval_s=settings.heartbeat_interval_s,
+            gather_s=settings.feed_gather_ms / 1000,
         )
 
     def _interest(self) -> frozenset[str]:

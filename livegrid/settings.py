@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     session_tick_s: float = Field(
         1.0, gt=0, le=10, description="Safety-net tick of each session (heartbeat, ageing)."
     )
+    feed_gather_ms: float = Field(
+        20.0,
+        ge=0,
+        le=500,
+        description="After a new frame the replica's feed waits this long for the frames "
+        "published with it, so they reach each browser in one update (0 = no wait).",
+    )
     session_backlog_bytes: int = Field(
         1_048_576,
         ge=16_384,
