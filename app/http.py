@@ -4,7 +4,8 @@
 and the feed running, else 503 with the reason (load balancers stop sending new
 sessions). ``/metrics``: Prometheus. ``/debug/sessions`` and ``/debug/feed`` (only
 when enabled): what each session showed and the feed fetched, for tests and
-troubleshooting.
+troubleshooting; ``/debug/process``: live sessions, Panel's registered views and
+RSS, which must fall back when sessions close.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def routes(
     problem: Callable[[], str | None],
     describe_sessions: Callable[[], list[dict[str, Any]]] | None,
     describe_feed: Callable[[], dict[str, Any]] | None = None,
+    describe_process: Callable[[], dict[str, Any]] | None = None,
 ) -> list[Route]:
     out: list[Route] = [
         (r"/healthz", HealthHandler, {}),
@@ -76,4 +78,6 @@ def routes(
         out.append((r"/debug/sessions", JsonHandler, {"describe": describe_sessions}))
     if describe_feed is not None:
         out.append((r"/debug/feed", JsonHandler, {"describe": describe_feed}))
+    if describe_process is not None:
+        out.append((r"/debug/process", JsonHandler, {"describe": describe_process}))
     return out

@@ -85,7 +85,7 @@ class Settings(BaseSettings):
         "frames until it drains, then the latest (slow browsers skip frames instead of queueing).",
     )
     debug_endpoints: bool = Field(
-        False, description="Serve /debug/sessions on replicas (what each session showed)."
+        False, description="Serve /debug/sessions, /debug/feed and /debug/process on replicas."
     )
     notification_ring: int = Field(
         200, ge=10, le=10_000, description="Recent notifications each replica keeps."

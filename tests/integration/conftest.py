@@ -135,6 +135,12 @@ class ReplicaProcess:
     def ready(self) -> bool:
         return self.get("/readyz")[0] == 200
 
+    def process_info(self) -> dict[str, Any]:
+        """``/debug/process``: live sessions, Panel's registered views, RSS."""
+        status, body = self.get("/debug/process")
+        assert status == 200, body
+        return dict(json.loads(body))
+
     def sessions(self) -> list[dict[str, Any]]:
         status, body = self.get("/debug/sessions")
         return json.loads(body) if status == 200 else []
@@ -185,6 +191,11 @@ class Probes:
 
     def resume(self, session: ProbeSession) -> None:
         self._call(_run(session.resume))
+
+    def close_sessions(self, sessions: list[ProbeSession]) -> None:
+        """Close these sessions' websockets, like closing their browser tabs."""
+        for session in sessions:
+            self._call(session.close(), 10)
 
     def abandon(self, session: ProbeSession) -> None:
         """Drop the connection without closing the websocket, like a killed browser."""

@@ -225,3 +225,29 @@ def test_a_vanished_session_is_reaped_and_its_viewer_interest_ends(
     wait_for(lambda: not sessions.live(), 30, "the vanished session to leave the registry")
     wait_for(lambda: viewers.counts(["img"])["img"] == 0, 30, "viewer interest to end")
     wait_for(lambda: not a.sessions(), 30, "the replica to tear the session down")
+
+
+def test_closed_sessions_leave_nothing_registered_in_the_replica(
+    *, r, keyspace, spawn_worker, spawn_replica, probes, wait_for
+):
+    _start(r, keyspace, spawn_worker)
+    replica = spawn_replica("a")
+    before = replica.process_info()["panel_views"]
+    opened = probes.open(replica.url, 3)
+    wait_for(
+        lambda: (
+            len(_frames([replica])) == 3 and all(f.get("img") for f in _frames([replica]).values())
+        ),
+        60,
+        "three sessions showing the image",
+    )
+    assert replica.process_info()["panel_views"] > before
+    probes.close_sessions(opened)
+    wait_for(lambda: replica.process_info()["sessions"] == 0, 60, "the closed sessions to end")
+    # Bokeh destroys a closed session's document after its unused-session lifetime; then
+    # nothing may keep it: Panel's registry of views is back where it started.
+    wait_for(
+        lambda: replica.process_info()["panel_views"] == before,
+        60,
+        "Panel to release the views of the closed sessions",
+    )
