@@ -26,8 +26,10 @@ Phases (``--phases``, in this order):
     frames each session was given. The lean ladder stops at the first step that
     misses p95 <= 250 ms or skips frames (the knee), unless ``--full-ladder``.
 ``churn``
-    A fresh replica; sessions open and close in batches for
-    ``--churn-seconds``; RSS and live sessions before and after.
+    A fresh replica; one batch, then ``--churn-warmup`` s of open/close churn
+    (the allocator reaches its working size), then the start RSS; sessions
+    open and close in batches for ``--churn-seconds``; RSS, Panel's views
+    (``/debug/process``) and live sessions before and after.
 
 Latency (client side): every publisher burst (all layers of a tick) has the
 ``computed_at`` of its frames; a data patch belongs to the latest burst that
@@ -209,6 +211,10 @@ class Replica:
     def sessions(self) -> list[dict[str, Any]]:
         status, body = http_get(self.url + "/debug/sessions", 60)
         return json.loads(body) if status == 200 else []
+
+    def process(self) -> dict[str, Any]:
+        status, body = http_get(self.url + "/debug/process", 60)
+        return json.loads(body) if status == 200 else {}
 
 
 # --- measurement ----------------------------------------------------------------------------
@@ -468,23 +474,22 @@ class Run:
             self.start_clients(replica, warm, "churn-warm")
             time.sleep(5)
             self.stop_clients()
+            self._settled(replica)
+            first_batch_rss = rss_mib(replica.pid)
+            if self.args.churn_warmup > 0:
+                # The allocator's high-water mark: a replica that served open/close churn
+                # for a while holds freed arenas it reuses; growth is measured from there.
+                self._churn_clients(replica, self.args.churn_warmup, "churn-warmup").wait()
             settle = self._settled(replica)
             start_rss = rss_mib(replica.pid)
-            path = self.out / "clients-churn.json"
-            args = [
-                sys.executable, str(HERE / "clients.py"), "--url", replica.url, "--out", str(path),
-                "--churn-seconds", str(self.args.churn_seconds),
-                "--churn-batch", str(self.args.churn_batch),
-                "--churn-hold", str(self.args.churn_hold),
-                "--deadline", str(self.args.churn_seconds + 120),
-            ]  # fmt: skip
-            proc = self.children.spawn("clients-churn", args, self.env, pipes=True)
+            start_views = replica.process().get("panel_views", math.nan)
+            proc = self._churn_clients(replica, self.args.churn_seconds, "churn")
             samples = [(0.0, start_rss)]
             began = time.monotonic()
             while proc.poll() is None:
                 time.sleep(min(30.0, max(self.args.churn_seconds / 20, 2.0)))
                 samples.append((time.monotonic() - began, rss_mib(replica.pid)))
-            result = json.loads(path.read_text())
+            result = json.loads((self.out / "clients-churn.json").read_text())
             settle_end = self._settled(replica)
             end_rss = rss_mib(replica.pid)
             metrics = replica.metrics()
@@ -496,7 +501,11 @@ class Run:
                 "opened": result["opened"],
                 "closed": result["closed"],
                 "failed": sum(1 for s in result["sessions"] if s["error"]),
+                "warmup_s": self.args.churn_warmup,
+                "rss_after_first_batch_mib": first_batch_rss,
                 "rss_start_mib": start_rss,
+                "panel_views_start": start_views,
+                "panel_views_end": replica.process().get("panel_views", math.nan),
                 "rss_end_mib": end_rss,
                 "rss_change_pct": 100 * (end_rss - start_rss) / start_rss,
                 "rss_samples": samples,
@@ -508,6 +517,18 @@ class Run:
             }
         finally:
             Children.stop(replica.proc)
+
+    def _churn_clients(self, replica: Replica, seconds: float, tag: str) -> subprocess.Popen[Any]:
+        """A client process opening and closing batches of sessions for ``seconds``."""
+        args = [
+            sys.executable, str(HERE / "clients.py"), "--url", replica.url,
+            "--out", str(self.out / f"clients-{tag}.json"),
+            "--churn-seconds", str(seconds),
+            "--churn-batch", str(self.args.churn_batch),
+            "--churn-hold", str(self.args.churn_hold),
+            "--deadline", str(seconds + 120),
+        ]  # fmt: skip
+        return self.children.spawn(f"clients-{tag}", args, self.env, pipes=True)
 
     def _settled(self, replica: Replica, timeout: float = 90.0) -> float:
         """Seconds until the replica has no session left (Bokeh discards closed ones)."""
@@ -758,8 +779,12 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             f"{churn['seconds']:.0f} s of batches of {churn['batch']} sessions held "
             f"{churn['hold_s']:.0f} s: {churn['opened']} opened, {churn['closed']} closed, "
-            f"{churn['failed']} failed. RSS {churn['rss_start_mib']:.0f} → "
-            f"{churn['rss_end_mib']:.0f} MiB ({churn['rss_change_pct']:+.1f} %). Afterwards: "
+            f"{churn['failed']} failed. RSS after the first batch "
+            f"{churn.get('rss_after_first_batch_mib', math.nan):.0f} MiB, after "
+            f"{churn.get('warmup_s', 0):.0f} s of warm-up churn {churn['rss_start_mib']:.0f} MiB"
+            f" (start) → {churn['rss_end_mib']:.0f} MiB at the end "
+            f"({churn['rss_change_pct']:+.1f} %). Panel views {churn.get('panel_views_start')}"
+            f" → {churn.get('panel_views_end')}. Afterwards: "
             f"{churn['live_sessions_end']} live sessions, gauge {churn['sessions_gauge_end']:.0f},"
             f" {churn['redis_session_entries_end']} entries in ns:sessions.",
             "",
@@ -818,6 +843,9 @@ def main() -> None:
     parser.add_argument("--churn-seconds", type=float, default=120.0)
     parser.add_argument("--churn-batch", type=int, default=10)
     parser.add_argument("--churn-hold", type=float, default=3.0)
+    parser.add_argument(
+        "--churn-warmup", type=float, default=120.0, help="seconds of churn before the start RSS"
+    )
     parser.add_argument("--worker-iterations", type=int, default=200)
     parser.add_argument("--client-deadline", type=float, default=1200.0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
