@@ -531,9 +531,12 @@ class Run:
         return self.children.spawn(f"clients-{tag}", args, self.env, pipes=True)
 
     def _settled(self, replica: Replica, timeout: float = 90.0) -> float:
-        """Seconds until the replica has no session left (Bokeh discards closed ones)."""
+        """Seconds until the replica has no session and no Panel view left (Bokeh
+        destroys a closed session's document after its unused-session lifetime)."""
         began = time.monotonic()
-        while replica.sessions() and time.monotonic() - began < timeout:
+        while time.monotonic() - began < timeout and (
+            replica.sessions() or replica.process().get("panel_views", 0)
+        ):
             time.sleep(1.0)
         time.sleep(2.0)
         return time.monotonic() - began
