@@ -126,8 +126,9 @@ class Replica:
         release = getattr(pn.state.notifications, "_server_destroy", None)
         if release is not None:
             pn.state.on_session_destroyed(release)
-        period_ms = int(self.settings.session_tick_s * 1000)
-        pn.state.add_periodic_callback(session.periodic, period=period_ms)
+        # Bokeh's own periodic callback, not Panel's: Panel's updates its busy indicator
+        # (param events) around every call, a fifth of a loaded replica's event loop.
+        doc.add_periodic_callback(session.periodic, int(self.settings.session_tick_s * 1000))
         log.info("session opened", session=session_id, user=user)
         return session.panel
 

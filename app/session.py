@@ -84,6 +84,8 @@ class Session:
         self._backlog_limit = backlog_limit
         #: Ticks that showed no frames because the websocket was backed up.
         self.deferred = 0
+        self._deferred_pending = False
+        self._ticked: ReplicaView | None = None  # the view the last tick showed
         self._cursor_saved = 0.0  # time.monotonic() of the last save
         self._closed = False
         # Panel drops the document changes made between the browser's pull of the
@@ -162,9 +164,14 @@ class Session:
         self.tick()
 
     def periodic(self) -> None:
-        """The safety net: tick even without a wake-up, age the freshness texts and keep
-        the notification cursor alive."""
-        self.tick()
+        """The safety net: tick if a wake-up was lost or a present deferred, age the
+        freshness texts and keep the notification cursor alive."""
+        if (
+            self._feed.view is not self._ticked
+            or self._deferred_pending
+            or self._side_tab_on_screen() is not None
+        ):
+            self.tick()
         if self._ready and self._grid is not None and self._beacon.visible:
             self._grid.age(time.time_ns())
         self._keep_cursor()
@@ -196,12 +203,15 @@ class Session:
                     # The browser has not taken the last frames yet: queue nothing more.
                     # The cursors stay behind, so the tick after it drains shows the latest.
                     self.deferred += 1
+                    self._deferred_pending = True
                     self._metrics.presents_deferred.inc()
                 else:
+                    self._deferred_pending = False
                     grid.present(view)
             self._show_notifications(view)
             self._show_connection(view)
             self._refresh_side_tab(view)
+        self._ticked = view
         self._metrics.tick_seconds.observe(time.thread_time() - started)
 
     def _apply_config(self, view: ReplicaView) -> None:

@@ -62,9 +62,16 @@ def state_text(state: LayerState, error: str | None = None) -> str:
     return f"{text}: {error}" if state is LayerState.ERROR and error else text
 
 
+#: Data younger than this reads "data < 5 s old": a text that changed with every
+#: second of a live plot's age would cost each session an update per cell per second.
+FRESH_S = 5
+
+
 def freshness_text(age_ns: int) -> str:
-    """How old the shown data is, in the largest whole unit: "data 3 s old"."""
+    """How old the shown data is: "data < 5 s old", then in the largest whole unit."""
     seconds = max(age_ns, 0) // 1_000_000_000
+    if seconds < FRESH_S:
+        return f"data < {FRESH_S} s old"
     for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
         if seconds >= size:
             return f"data {seconds // size} {unit} old"

@@ -434,7 +434,11 @@ def test_freshness_ages_with_the_session_clock() -> None:
     view = cell_view()
     view.show("l", lines(data_end=100 * SECOND))
     view.age(103 * SECOND)
-    assert view.freshness == "data 3 s old"
+    assert view.freshness == "data < 5 s old"
+    view.age(104 * SECOND)
+    assert view.freshness == "data < 5 s old"
+    view.age(107 * SECOND)
+    assert view.freshness == "data 7 s old"
     view.age(100 * SECOND + 125 * SECOND)
     assert view.freshness == "data 2 min old"
 
@@ -492,5 +496,7 @@ def test_cell_keeps_a_linear_colour_mapper_for_linear_frames() -> None:
 def test_state_and_freshness_texts() -> None:
     assert state_text(LayerState.WAITING_FOR_JOB) == "waiting for job"
     assert state_text(LayerState.ERROR, "disk full") == "error: disk full"
+    assert freshness_text(0) == freshness_text(4 * SECOND) == "data < 5 s old"
+    assert freshness_text(5 * SECOND) == "data 5 s old"
     assert freshness_text(59 * SECOND) == "data 59 s old"
     assert freshness_text(2 * 3600 * SECOND) == "data 2 h old"
