@@ -1,13 +1,12 @@
 """How far behind a session's browser is: bytes written to its websocket but not yet sent.
 
-Bokeh holds a session's document lock until the previous patch has been handed
-to the socket, so a session never queues more than one patch in the replica's
-own memory: its next tick waits, and wake-ups coalesce meanwhile. What the
-replica cannot see that way is the kernel: a browser that reads slowly lets
-megabytes of old frames pile up in the socket's send queue, and every one of
-them is drawn before the current frame. A session whose :func:`pending_bytes`
-is above its limit presents nothing in that tick (its cursors stay behind), so
-once the queue drains its next tick shows the *latest* frame.
+Inside ``pn.io.hold`` Panel writes each patch straight into Tornado's write
+buffer (not through Bokeh's locked send), and the kernel's socket send queue
+takes megabytes more: a browser that reads slowly gets every old frame, drawn
+one after another before the current one. A session whose
+:func:`pending_bytes` is above its limit presents nothing in that tick (its
+cursors stay behind), so once the queue drains its next tick shows the
+*latest* frame (docs/adr/0009).
 
 The count is Tornado's unwritten buffer plus the socket's send queue
 (``SIOCOUTQ``: bytes not yet acknowledged by the peer; Linux only, 0 elsewhere).
