@@ -118,7 +118,7 @@ class Replica:
         # Bokeh's reconnect cannot restore a page with plots (see app/beacon.py): the
         # beacon reloads the page through the load balancer instead.
         doc.config.update(reconnect_session=False, notify_connection_status=False)
-        pn.state.on_session_destroyed(lambda _ctx: self._close(session_id))
+        pn.state.on_session_destroyed(lambda _ctx: self._close(session_id, session))
         # Panel 1.9 never releases a session's notification area: Bokeh destroys the
         # document first, which drops it from Panel's notification registry, so Panel's
         # own clean-up skips it and ``pn.state._views`` keeps the area, its model and,
@@ -132,12 +132,16 @@ class Replica:
         log.info("session opened", session=session_id, user=user)
         return session.panel
 
-    def _close(self, session_id: str) -> None:
+    def _close(self, session_id: str, session: Session) -> None:
+        """Bokeh destroyed the session's document: close *this* session, whatever the
+        registry says. The reaper may have taken it out of the registry already and
+        queued its close on the IOLoop, and Bokeh drops callbacks of a destroyed
+        session; closing twice is harmless."""
         with self._lock:
-            session = self.sessions.pop(session_id, None)
-        if session is not None:
-            session.close()
-            log.info("session closed", session=session_id)
+            if self.sessions.get(session_id) is session:
+                del self.sessions[session_id]
+        session.close()
+        log.info("session closed", session=session_id)
 
     def _reaped(self, session_ids: list[str]) -> None:
         """Sessions whose browser vanished: tear each down on its own IOLoop (feed thread)."""
