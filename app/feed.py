@@ -353,7 +353,7 @@ class Feed:
         for lid, snap in snapshots.items():
             if lid in fetched:
                 fresh_snap, raw = fetched[lid]
-                layers[lid] = view_of_frame(fresh_snap, raw)
+                layers[lid] = view_of_frame(fresh_snap, raw, layers.get(lid))
                 history = self.fetched.setdefault(lid, deque(maxlen=FETCH_HISTORY))
                 history.append(fresh_snap.frame_seq)
             else:

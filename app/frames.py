@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from app.prepare import FrameLayoutError, prepare
+from app.prepare import FrameLayoutError, carry_unchanged, prepare
 from app.view import LayerView
 from livegrid.codec import FrameDecodeError, decode_frame
 from livegrid.lifecycle import LayerState, Lifecycle
@@ -18,12 +18,20 @@ from livegrid.overlays import compute_overlay
 from livegrid.stores.layers import LayerSnapshot
 
 
-def view_of_frame(snapshot: LayerSnapshot, raw: bytes | None) -> LayerView:
-    """Decode and prepare a stored frame; a broken frame becomes the layer's error."""
+def view_of_frame(
+    snapshot: LayerSnapshot, raw: bytes | None, previous: LayerView | None = None
+) -> LayerView:
+    """Decode and prepare a stored frame; a broken frame becomes the layer's error.
+
+    Columns equal to those of ``previous`` (the layer's view so far) keep its
+    objects, so sessions do not send them again (:func:`carry_unchanged`).
+    """
     if raw is None:
         return LayerView(snapshot)
     try:
-        prepared = prepare(decode_frame(raw))
+        prepared = carry_unchanged(
+            prepare(decode_frame(raw)), previous.prepared if previous else None
+        )
     except (FrameDecodeError, FrameLayoutError) as exc:
         return LayerView(
             snapshot,

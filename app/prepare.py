@@ -20,7 +20,7 @@ Pure numpy: no Panel, Bokeh or HoloViews here.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -75,6 +75,39 @@ def prepare(frame: Frame) -> Prepared:
     except ValueError as exc:
         raise FrameLayoutError(f"frame kind {frame.kind!r} is not one livegrid can show") from exc
     return preparer(frame)
+
+
+def carry_unchanged(prepared: Prepared, previous: Prepared | None) -> Prepared:
+    """``prepared`` with every column equal to ``previous``'s replaced by that same object.
+
+    Sessions send only the columns whose object changed since the frame they
+    showed last (``LayerPresenter._show``), so comparing here, once per
+    replica, keeps a spectrum's fixed x axis or an image's extent off the wire.
+    Slicers are left alone: their sessions show one of :attr:`Prepared.slices`.
+    """
+    if previous is None or previous.kind != prepared.kind or prepared.kind == FrameKind.SLICER:
+        return prepared
+    old = previous.data
+    data = {
+        name: old[name] if name in old and _same(column, old[name]) else column
+        for name, column in prepared.data.items()
+    }
+    return replace(prepared, data=data)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two columns (arrays, lists of scalars or of arrays) hold the same values."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.dtype == b.dtype
+            and a.shape == b.shape
+            and bool(np.array_equal(a, b))
+        )
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and bool(a == b)
 
 
 def is_overlay(kind: FrameKind) -> bool:

@@ -4,10 +4,12 @@ HoloViews builds the layer's glyph, styling and tools once per session, from a
 small structural stand-in for the data. A hook captures the Bokeh models the
 plot made (source, renderer, colour mapper, axes) when the plot is rendered into
 the session's document, and assigns the layer's data at once. From then on every
-frame is a data-only update: the prepared dict is assigned to the captured
-source (``source.data = prepared.data``; Bokeh copies the dict, not the
-arrays), and scalar properties change only when their value changed. No
-HoloViews call, no array copy, no new Bokeh model.
+frame is a data-only update of the captured source: only the columns whose
+object differs from the ones last shown are sent (``source.data.update``; the
+feed reuses a column's object when its values did not change, see
+``app.prepare.carry_unchanged``), so a spectrum's fixed x axis or an image's
+extent is not re-sent with every frame. Scalar properties change only when
+their value changed. No HoloViews call, no array copy, no new Bokeh model.
 
 All methods run on the owning session's IOLoop.
 """
@@ -87,6 +89,8 @@ class LayerPresenter(ABC):
     """
 
     kinds: ClassVar[frozenset[FrameKind]] = frozenset()
+    #: The data dict the source shows, to send only the columns that change.
+    _shown_data: ColumnData | None
 
     def __init__(self, spec: LayerSpec, prepared: Prepared | None, *, base: bool) -> None:
         if prepared is not None:
@@ -168,16 +172,33 @@ class LayerPresenter(ABC):
         self._latest = None
 
     def _apply(self, prepared: Prepared | None) -> None:
-        self.handles["source"].data = self._data(prepared)
+        self._show(self._data(prepared))
         if prepared is not None and self.is_base:
             self._show_labels(prepared.x_label, prepared.y_label)
 
     def _data(self, prepared: Prepared | None) -> ColumnData:
         return prepared.data if prepared is not None else empty_data(self.spec.kind)
 
+    def _show(self, data: ColumnData) -> None:
+        """Put ``data`` in the source, sending only the columns whose object changed.
+
+        ``source.data.update`` makes Bokeh send a ``ColumnDataChanged`` patch
+        with just those columns; BokehJS keeps the others.
+        """
+        source = self.handles["source"]
+        shown = self._shown_data
+        if shown is not None and shown.keys() == data.keys():
+            changed = {name: column for name, column in data.items() if column is not shown[name]}
+            if changed:
+                source.data.update(changed)
+        else:
+            source.data = data
+        self._shown_data = data
+
     def _forget_shown(self) -> None:
-        """Forget which scalar values the Bokeh models show: the captured models are new."""
+        """Forget what the Bokeh models show: the captured models are new."""
         self._shown_labels: tuple[str, str] | None = None
+        self._shown_data = None
 
     def _show_labels(self, x_label: str, y_label: str) -> None:
         if (x_label, y_label) == self._shown_labels:

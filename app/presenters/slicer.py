@@ -63,7 +63,7 @@ class SlicerLayer(ImageLayer):
             return
         self._sync_slider(latest)
         if self.rendered:
-            self.handles["source"].data = self._data(latest)
+            self._show(self._data(latest))
 
     def _sync_slider(self, prepared: Prepared) -> None:
         """Fit the slider to the frame's slices, changing only what differs."""

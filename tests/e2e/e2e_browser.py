@@ -141,6 +141,17 @@ class Tab:
         """Plot data updates that reached this page since it loaded."""
         return int(self.page.evaluate("window.__lg.updates"))
 
+    def sources(self) -> list[dict[str, int]]:
+        """Column name → length of every non-empty data source on the page (BokehJS's view)."""
+        return list(
+            self.page.evaluate(
+                """() => (window.Bokeh ? window.Bokeh.documents : []).flatMap(doc =>
+                  [...doc.all_models].filter(m => m.type === "ColumnDataSource").map(m =>
+                    Object.fromEntries([...Object.entries(m.data)].map(([k, v]) => [k, v.length]))
+                  )).filter(cols => Object.values(cols).some(n => n > 0))"""
+            )
+        )
+
     # --- doing things -----------------------------------------------------------------------
 
     def select_tab(self, title: str) -> None:

@@ -35,6 +35,12 @@ def test_five_tabs_on_two_replicas_show_the_default_grids_and_keep_updating(star
             f"{tab.name}: the Detectors grid with every layer ready",
         )
     keeps_updating(cluster, tabs, DETECTOR_LAYERS, "new detector frames in every tab")
+    for tab in tabs:
+        # Updates send only changed columns; the page must still hold whole sources.
+        sources = tab.sources()
+        assert sources, f"{tab.name}: no plot data on the page"
+        ragged = [cols for cols in sources if len(set(cols.values())) != 1]
+        assert not ragged, f"{tab.name}: sources with columns of different lengths: {ragged}"
 
     switcher, others = tabs[0], tabs[1:]
     switcher.select_tab("Monitors")

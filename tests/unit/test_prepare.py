@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.prepare import FrameLayoutError, empty_data, prepare
+from app.prepare import FrameLayoutError, carry_unchanged, empty_data, prepare
 from livegrid.codec import Frame, FrameKind, decode_frame, encode_frame
 
 
@@ -306,3 +306,51 @@ def test_prepare_imports_no_panel_bokeh_or_holoviews() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+# --- carrying unchanged columns over ----------------------------------------------
+
+
+def test_equal_columns_keep_the_previous_frames_objects() -> None:
+    previous = prepare(lines_frame([1, 2, 3, 4]))
+    carried = carry_unchanged(prepare(lines_frame([5, 6, 7, 8])), previous)
+    assert carried.data["x"] is previous.data["x"]
+    assert carried.data["y"] is not previous.data["y"]
+    assert carried.data["y"].tolist() == [5, 6, 7, 8]
+
+
+def test_an_image_with_new_values_keeps_its_extent_columns() -> None:
+    previous = prepare(image_frame())
+    newer = image_frame()
+    newer.arrays["values"] = newer.arrays["values"] * 2
+    carried = carry_unchanged(prepare(newer), previous)
+    for column in ("x", "y", "dw", "dh"):
+        assert carried.data[column] is previous.data[column]
+    assert carried.data["image"] is not previous.data["image"]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0]),
+        ([1.0, 2.0, np.nan], [1.0, 2.0, np.nan]),
+        ([1.0, 2.0, 3.0], np.array([1, 2, 3], dtype=np.float32)),
+    ],
+    ids=["other length", "nan", "other dtype"],
+)
+def test_columns_that_differ_in_shape_dtype_or_nan_are_not_carried(before: Any, after: Any) -> None:
+    previous = prepare(lines_frame(before))
+    frame = lines_frame([0.0] * len(after))
+    frame.arrays["values"] = np.asarray(after)
+    carried = carry_unchanged(prepare(frame), previous)
+    assert carried.data["y"] is not previous.data["y"]
+    assert carried.data["y"] is frame.arrays["values"]
+
+
+def test_nothing_is_carried_from_another_kind_or_into_a_slicer() -> None:
+    lines = prepare(lines_frame())
+    image = prepare(image_frame())
+    assert carry_unchanged(image, lines) is image
+    cube = prepare(slicer_frame())
+    assert carry_unchanged(cube, prepare(slicer_frame())) is cube
+    assert carry_unchanged(lines, None) is lines

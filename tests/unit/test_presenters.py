@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 from bokeh.document import Document
+from bokeh.document.events import ColumnDataChangedEvent
 from bokeh.models import DataRange1d, LinearColorMapper, LogColorMapper
 from panel.io.document import _cleanup_doc
 
-from app.prepare import Prepared, prepare
+from app.prepare import Prepared, carry_unchanged, prepare
 from app.presenters import (
     CellPresenter,
     CellView,
@@ -228,6 +229,43 @@ def test_update_assigns_the_prepared_arrays_without_copy_or_new_models() -> None
     assert data["x"] is newer.data["x"]
     assert data["y"] is newer.data["y"]
     assert len(doc.models) == models
+
+
+def sent_columns(doc: Document, action: Any) -> list[list[str] | None]:
+    """The ``cols`` of every ``ColumnDataChanged`` event ``action()`` makes (None: all)."""
+    events: list[Any] = []
+    doc.on_change(events.append)
+    action()
+    return [
+        sorted(e.cols) if e.cols is not None else None
+        for e in events
+        if isinstance(e, ColumnDataChangedEvent)
+    ]
+
+
+def test_update_sends_only_the_columns_whose_values_changed() -> None:
+    first = lines()
+    presenter = CellPresenter("cell", [LayerSpec("l", K.LINES)], {"l": first})
+    doc = render(presenter.panel)
+    newer = carry_unchanged(lines(1), first)
+    assert sent_columns(doc, lambda: presenter.update("l", newer)) == [["y"]]
+    data = source(presenter, "l").data
+    assert data["x"] is first.data["x"]
+    assert data["y"] is newer.data["y"]
+
+
+def test_an_unchanged_frame_sends_nothing() -> None:
+    first = lines()
+    presenter = CellPresenter("cell", [LayerSpec("l", K.LINES)], {"l": first})
+    doc = render(presenter.panel)
+    same = carry_unchanged(lines(), first)
+    assert sent_columns(doc, lambda: presenter.update("l", same)) == []
+
+
+def test_a_frame_not_carried_over_sends_every_column() -> None:
+    presenter = CellPresenter("cell", [LayerSpec("l", K.LINES)], {"l": lines()})
+    doc = render(presenter.panel)
+    assert sent_columns(doc, lambda: presenter.update("l", lines(1))) == [["x", "y"]]
 
 
 def test_image_update_shares_the_frame_memory_and_follows_its_colour_limits() -> None:
