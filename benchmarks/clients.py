@@ -3,7 +3,7 @@
 Usage (started by ``benchmarks/load.py``)::
 
     .venv/bin/python benchmarks/clients.py --url http://127.0.0.1:PORT --sessions 50 \
-        --out clients-0.json [--stalled 0] [--deadline 900]
+        --out clients-0.json [--stalled 0] [--slow 0 --slow-rate 300000] [--deadline 900]
     .venv/bin/python benchmarks/clients.py --url ... --out churn.json \
         --churn-seconds 1800 --churn-batch 10 --churn-hold 5
 
@@ -18,8 +18,12 @@ Once every session is connected it prints ``READY <connected> <failed>``; it
 stops on SIGTERM/SIGINT, on ``stop`` on stdin, or at ``--deadline`` s, closes
 its websockets and writes ``--out`` (JSON). ``--stalled N`` adds N sessions that
 never read after ``document_ready``, like a browser on a dead network (the
-websocket backs up). Churn mode opens ``--churn-batch`` sessions, keeps them
-``--churn-hold`` s, closes them and starts over until ``--churn-seconds``.
+websocket backs up; Tornado's ping timeout closes it within seconds).
+``--slow N`` adds N sessions that read at most ``--slow-rate`` bytes/s through a
+small receive buffer, like a browser on a link slower than its frames: the
+replica's writes back up but the session stays connected. Churn mode opens
+``--churn-batch`` sessions, keeps them ``--churn-hold`` s, closes them and
+starts over until ``--churn-seconds``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ from livegrid.probe import ProbeSession
 
 _DATA_EVENT = '"kind":"ColumnDataChanged"'
 
+#: Kernel receive buffer of a slow session: small, so the backlog stays on the replica.
+SLOW_RECEIVE_BUFFER = 65536
+
 
 @dataclass
 class Record:
@@ -50,11 +57,14 @@ class Record:
     connect_s: float = 0.0
     doc_bytes: int = 0
     stalled: bool = False
+    slow: bool = False
     error: str = ""
     data: list[tuple[int, int, int]] = field(default_factory=list)
     other_patches: int = 0
     other_bytes: int = 0
     closed_ns: int = 0
+    #: When the replica closed the websocket (0: it stayed open until the client closed it).
+    dropped_ns: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return self.__dict__
@@ -68,9 +78,11 @@ class Client:
         self.opened = 0
         self.closed = 0
 
-    async def open(self, stalled: bool = False) -> tuple[ProbeSession, Record] | None:
+    async def open(
+        self, stalled: bool = False, slow: bool = False
+    ) -> tuple[ProbeSession, Record] | None:
         session = ProbeSession(self.args.url, secret_key=self.args.secret_key, keep_content=False)
-        record = Record(session.session_id, stalled=stalled)
+        record = Record(session.session_id, stalled=stalled, slow=slow)
         self.records.append(record)
         started = time.monotonic()
         try:
@@ -86,8 +98,14 @@ class Client:
         self.opened += 1
         return session, record
 
-    async def receive(self, session: ProbeSession, record: Record, until: asyncio.Event) -> None:
-        """Record patches until ``until`` is set or the replica closes the socket."""
+    async def receive(
+        self, session: ProbeSession, record: Record, until: asyncio.Event, rate: float = 0.0
+    ) -> None:
+        """Record patches until ``until`` is set or the replica closes the socket.
+
+        With ``rate`` (bytes/s) it waits after each message as long as a link of
+        that speed would take to carry it.
+        """
         stopper = asyncio.ensure_future(until.wait())
         try:
             while not session.closed and not until.is_set():
@@ -99,7 +117,10 @@ class Client:
                 try:
                     header, content, nbytes = read.result()
                 except ConnectionError:
+                    record.dropped_ns = time.time_ns()
                     break
+                if rate:
+                    await asyncio.sleep(nbytes / rate)
                 if header.get("msgtype") != "PATCH-DOC":
                     continue
                 frames = content.count(_DATA_EVENT)
@@ -122,17 +143,26 @@ class Client:
 
         tasks: list[asyncio.Future[None]] = []
 
-        async def open_one(stalled: bool) -> tuple[ProbeSession, Record] | None:
+        async def open_one(kind: str) -> tuple[ProbeSession, Record] | None:
             async with semaphore:
-                opened = await self.open(stalled)
-            if opened is not None and not stalled:
+                opened = await self.open(stalled=kind == "stalled", slow=kind == "slow")
+            if opened is not None and kind != "stalled":
                 # Read from the first moment: an unread websocket stops answering pings
                 # (Tornado's client reads no frame while its one-message queue is full).
-                tasks.append(asyncio.ensure_future(self.receive(*opened, self.stop)))
+                rate = 0.0
+                if kind == "slow":
+                    opened[0].pause(receive_buffer=SLOW_RECEIVE_BUFFER)
+                    opened[0].resume()
+                    rate = self.args.slow_rate
+                tasks.append(asyncio.ensure_future(self.receive(*opened, self.stop, rate)))
             return opened
 
-        kinds = [False] * self.args.sessions + [True] * self.args.stalled
-        opened = await asyncio.gather(*(open_one(s) for s in kinds))
+        kinds = (
+            ["normal"] * self.args.sessions
+            + ["stalled"] * self.args.stalled
+            + ["slow"] * self.args.slow
+        )
+        opened = await asyncio.gather(*(open_one(k) for k in kinds))
         live = [o for o in opened if o is not None]
         print(f"READY {len(live)} {len(opened) - len(live)}", flush=True)
         await self.stop.wait()
@@ -189,6 +219,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--stalled", type=int, default=0)
+    parser.add_argument("--slow", type=int, default=0)
+    parser.add_argument("--slow-rate", type=float, default=300_000.0, help="bytes/s")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--connect-timeout", type=float, default=120.0)
     parser.add_argument("--deadline", type=float, default=900.0)

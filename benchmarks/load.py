@@ -263,8 +263,18 @@ class Run:
             publishers_cpu=sum(proc_cpu_s(p.pid) for p in self.publishers),
         )
 
-    def start_clients(self, replica: Replica, count: int, tag: str, stalled: int = 0) -> None:
-        """Connect ``count`` more sessions to ``replica``; return once all are connected."""
+    def start_clients(
+        self, replica: Replica, count: int, tag: str, stalled: int = 0, slow: int = 0
+    ) -> None:
+        """Connect ``count`` more sessions to ``replica``; return once all are connected.
+
+        ``slow`` sessions (read at ``--slow-rate``) come from one more client process.
+        """
+        if slow:
+            rate = str(self.args.slow_rate)
+            self._spawn_clients(
+                replica, tag, ["--sessions", "0", "--slow", str(slow), "--slow-rate", rate]
+            )
         remaining, stall_left = count, stalled
         while remaining > 0 or stall_left > 0:
             n = min(remaining, self.args.per_client)
@@ -273,24 +283,26 @@ class Run:
                 s = min(stall_left, self.args.per_client)
             remaining -= n
             stall_left -= s
-            index = len(self.client_files)
-            path = self.out / f"clients-{tag}-{index}.json"
-            args = [
-                sys.executable, str(HERE / "clients.py"), "--url", replica.url, "--out", str(path),
-                "--sessions", str(n), "--stalled", str(s), "--stdin-stop",
-                "--deadline", str(self.args.client_deadline),
-            ]  # fmt: skip
-            proc = self.children.spawn(f"clients-{tag}-{index}", args, self.env, pipes=True)
-            self.clients.append(proc)
-            self.client_files.append(path)
-            # One session connects at a time (each client process in turn), like tabs
-            # opening one after another, not a storm of simultaneous page builds.
-            assert proc.stdout is not None
-            line = proc.stdout.readline().split()
-            if not line or line[0] != "READY":
-                raise RuntimeError(f"a client process failed to connect: {line}")
-            if int(line[2]):
-                print(f"  warning: {line[2]} sessions failed to connect", flush=True)
+            self._spawn_clients(replica, tag, ["--sessions", str(n), "--stalled", str(s)])
+
+    def _spawn_clients(self, replica: Replica, tag: str, kinds: list[str]) -> None:
+        index = len(self.client_files)
+        path = self.out / f"clients-{tag}-{index}.json"
+        args = [
+            sys.executable, str(HERE / "clients.py"), "--url", replica.url, "--out", str(path),
+            *kinds, "--stdin-stop", "--deadline", str(self.args.client_deadline),
+        ]  # fmt: skip
+        proc = self.children.spawn(f"clients-{tag}-{index}", args, self.env, pipes=True)
+        self.clients.append(proc)
+        self.client_files.append(path)
+        # One session connects at a time (each client process in turn), like tabs
+        # opening one after another, not a storm of simultaneous page builds.
+        assert proc.stdout is not None
+        line = proc.stdout.readline().split()
+        if not line or line[0] != "READY":
+            raise RuntimeError(f"a client process failed to connect: {line}")
+        if int(line[2]):
+            print(f"  warning: {line[2]} sessions failed to connect", flush=True)
 
     def stop_clients(self) -> list[dict[str, Any]]:
         for proc in self.clients:
@@ -355,6 +367,7 @@ class Run:
             client_results = self.stop_clients()
             publisher_records = self.publisher_records()
             for window in windows:
+                split_slow(window, client_results)
                 add_client_side(window, client_results, publisher_records)
             if idle and windows:
                 windows[0]["idle"] = idle
@@ -442,18 +455,43 @@ class Run:
         wanted: dict[str, set[int]] = defaultdict(set)
         for _, fields in entries:
             wanted[fields[b"layer"].decode()].add(int(fields[b"frame_seq"]))
-        skipped = 0
-        worst = 0
+        per_session: dict[str, tuple[int, int]] = {}
         for session in described:
             frames = session.get("frames", {})
             missing = sum(len(seqs - set(frames.get(lid, []))) for lid, seqs in wanted.items())
-            skipped += missing
-            worst = max(worst, missing)
-        return {
-            "skipped_server": skipped,
-            "skipped_server_worst_session": worst,
-            "sessions_described": len(described),
-        }
+            per_session[session["id"]] = (missing, session.get("presents_deferred", 0))
+        return {**_skipped(per_session), "_per_session": per_session}
+
+    def slow(self) -> list[dict[str, Any]]:
+        """``--slow-with`` sessions, then ``--slow`` slow ones too: what they cost the others."""
+        replica = Replica(
+            self.children, "slow-replica", self.env, baseline=False,
+            gc_threshold=self.args.gc_threshold,
+        )  # fmt: skip
+        replica.wait_ready()
+        k, n = self.args.slow_with, self.args.slow
+        print(f"[slow] replica ready at {replica.url}", flush=True)
+        windows: list[dict[str, Any]] = []
+        try:
+            self.start_clients(replica, k, f"slow-{k}")
+            time.sleep(self.args.settle)
+            windows.append(self.measure(replica, k) | {"mode": "lean"})
+            self.start_clients(replica, 0, f"slow-{k}-{n}", slow=n)
+            time.sleep(self.args.settle)
+            windows.append(self.measure(replica, k) | {"mode": f"lean + {n} slow"})
+            for window in windows:
+                print(
+                    f"[slow] {window['mode']}: loop CPU {window['loop_cpu_pct']:.0f} %",
+                    flush=True,
+                )
+        finally:
+            client_results = self.stop_clients()
+            publisher_records = self.publisher_records()
+            for window in windows:
+                split_slow(window, client_results)
+                add_client_side(window, client_results, publisher_records)
+            Children.stop(replica.proc)
+        return windows
 
     def publisher_records(self) -> dict[str, list[dict[str, Any]]]:
         """Every frame the publishers published so far, per layer."""
@@ -542,6 +580,37 @@ class Run:
         return time.monotonic() - began
 
 
+def _skipped(per_session: dict[str, tuple[int, int]]) -> dict[str, int]:
+    missing = [m for m, _ in per_session.values()]
+    return {
+        "skipped_server": sum(missing),
+        "skipped_server_worst_session": max(missing, default=0),
+        "sessions_described": len(per_session),
+    }
+
+
+def split_slow(window: dict[str, Any], clients: list[dict[str, Any]]) -> None:
+    """Server-side skipped frames of the normal sessions only; the slow ones apart."""
+    per_session: dict[str, tuple[int, int]] = window.pop("_per_session", {})
+    slow = [s for r in clients for s in r["sessions"] if s.get("slow") and s["connected_ns"]]
+    slow_ids = {s["session_id"] for s in slow}
+    window.update(_skipped({k: v for k, v in per_session.items() if k not in slow_ids}))
+    if not slow:
+        return
+    t0, t1 = (int(t * 1e9) for t in window["window"])
+    window["slow"] = {
+        "sessions": len(slow),
+        "still_open": sum(1 for s in slow if not s["dropped_ns"]),
+        "skipped_server": sum(per_session.get(i, (0, 0))[0] for i in slow_ids),
+        "presents_deferred": sum(per_session.get(i, (0, 0))[1] for i in slow_ids),
+        "layer_frames_received": sum(c for s in slow for t, _, c in s["data"] if t0 <= t < t1),
+        "kib_per_s": sum(b for s in slow for t, b, _ in s["data"] if t0 <= t < t1)
+        / 1024
+        / window["seconds"]
+        / len(slow),
+    }
+
+
 def _commandstats(b: dict[str, Any], a: dict[str, Any]) -> dict[str, float]:
     out = {}
     for key, value in b.items():
@@ -606,7 +675,9 @@ def add_client_side(
     worst_missing = 0
     for result in clients:
         for session in result["sessions"]:
-            if session["error"] or session["stalled"] or not session["connected_ns"]:
+            if session["error"] or session["stalled"] or session.get("slow"):
+                continue
+            if not session["connected_ns"]:
                 continue
             if session["connected_ns"] > t0:
                 continue
@@ -775,6 +846,30 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append("")
     if results.get("knee"):
         lines += [f"Knee: {results['knee']}", ""]
+    if results.get("slow"):
+        lines += [
+            "### Slow clients: the other sessions with and without them",
+            "",
+            "| window | sessions | loop CPU % | p50 / p95 / p99 ms (others) "
+            "| skipped, others (server / client) | slow sessions (open at the end) "
+            "| slow: layer-frames received / presents deferred / KiB/s each |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for w in results["slow"]:
+            lat = w.get("latency_s", {})
+            slow = w.get("slow", {})
+            slow_cells = (
+                f"{slow['sessions']} ({slow['still_open']}) | {slow['layer_frames_received']} / "
+                f"{slow['presents_deferred']} / {slow['kib_per_s']:.0f}"
+                if slow
+                else "0 | -"
+            )
+            lines.append(
+                f"| {w['mode']} | {w['sessions']} | {w['loop_cpu_pct']:.0f} | "
+                + " / ".join(_f(lat.get(q, math.nan) * 1e3, ".0f") for q in ("p50", "p95", "p99"))
+                + f" | {w['skipped_server']} / {w.get('skipped_client', '-')} | {slow_cells} |"
+            )
+        lines.append("")
     churn = results.get("churn")
     if churn:
         lines += [
@@ -826,7 +921,9 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--phases", default="worker,baseline,lean")
+    parser.add_argument(
+        "--phases", default="worker,baseline,lean", help="any of worker,baseline,lean,slow,churn"
+    )
     parser.add_argument("--workers", type=int, default=2, help="publisher processes")
     parser.add_argument("--baseline-steps", type=int, nargs="+", default=[5, 10, 15])
     parser.add_argument("--lean-steps", type=int, nargs="+", default=[10, 50, 100, 150, 200])
@@ -848,6 +945,13 @@ def main() -> None:
     parser.add_argument("--churn-hold", type=float, default=3.0)
     parser.add_argument(
         "--churn-warmup", type=float, default=120.0, help="seconds of churn before the start RSS"
+    )
+    parser.add_argument("--slow", type=int, default=10, help="slow sessions (phase slow)")
+    parser.add_argument(
+        "--slow-with", type=int, default=50, help="normal sessions beside them (phase slow)"
+    )
+    parser.add_argument(
+        "--slow-rate", type=float, default=300_000.0, help="bytes/s a slow session reads"
     )
     parser.add_argument("--worker-iterations", type=int, default=200)
     parser.add_argument("--client-deadline", type=float, default=1200.0)
@@ -928,6 +1032,8 @@ def main() -> None:
         if windows:
             results["windows"] = windows
             results["knee"] = knee(windows)
+        if "slow" in phases:
+            results["slow"] = run.slow()
         if "churn" in phases:
             results["churn"] = run.churn()
         for proc in run.publishers:
