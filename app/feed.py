@@ -181,7 +181,8 @@ class Feed:
     def _step(self) -> None:
         interest = self.interest()
         if interest - self._fetched_interest:
-            self._fetch_layers(interest - self._fetched_interest, force=True)
+            # A layer some session shows again: fetch its frame only if the view lacks it.
+            self._fetch_layers(interest - self._fetched_interest, force=False)
         self._fetched_interest = interest
         if time.monotonic() >= self._next_chores:
             self._next_chores = time.monotonic() + self._chore_interval_s

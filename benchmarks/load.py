@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/load.py                       # the default run, ~10 min
+    .venv/bin/python benchmarks/load.py --phases slow         # slow clients, ~3 min
     .venv/bin/python benchmarks/load.py --phases churn --churn-seconds 1800   # 30 min churn
 
 It starts, on loopback only, a private ``redis-server``, ``--workers`` benchmark
@@ -25,6 +26,11 @@ Phases (``--phases``, in this order):
     ``INFO`` (commands, CPU, GETs), client CPU; ``/debug/sessions`` for the
     frames each session was given. The lean ladder stops at the first step that
     misses p95 <= 250 ms or skips frames (the knee), unless ``--full-ladder``.
+``slow``
+    A fresh replica; ``--slow-with`` sessions for one window, then ``--slow``
+    sessions that read at ``--slow-rate`` bytes/s as well, for another: the
+    normal sessions' latency and skipped frames with and without them, and
+    what the slow ones received, deferred, and whether the replica dropped them.
 ``churn``
     A fresh replica; one batch, then ``--churn-warmup`` s of open/close churn
     (the allocator reaches its working size), then the start RSS; sessions
@@ -364,11 +370,7 @@ class Run:
                 if mode == "lean" and early_fail and not self.args.full_ladder:
                     break
         finally:
-            client_results = self.stop_clients()
-            publisher_records = self.publisher_records()
-            for window in windows:
-                split_slow(window, client_results)
-                add_client_side(window, client_results, publisher_records)
+            self.finish(windows)
             if idle and windows:
                 windows[0]["idle"] = idle
             Children.stop(replica.proc)
@@ -485,13 +487,17 @@ class Run:
                     flush=True,
                 )
         finally:
-            client_results = self.stop_clients()
-            publisher_records = self.publisher_records()
-            for window in windows:
-                split_slow(window, client_results)
-                add_client_side(window, client_results, publisher_records)
+            self.finish(windows)
             Children.stop(replica.proc)
         return windows
+
+    def finish(self, windows: list[dict[str, Any]]) -> None:
+        """Stop the clients; add what they received to each of ``windows``."""
+        client_results = self.stop_clients()
+        publisher_records = self.publisher_records()
+        for window in windows:
+            split_slow(window, client_results)
+            add_client_side(window, client_results, publisher_records)
 
     def publisher_records(self) -> dict[str, list[dict[str, Any]]]:
         """Every frame the publishers published so far, per layer."""
