@@ -47,6 +47,8 @@ _TOAST_MS = {Level.INFO: 4000, Level.SUCCESS: 4000, Level.WARNING: 8000, Level.E
 _SIDE_TABS = ("Jobs", "Manage", "System")
 #: Notification sequence numbers remembered per session for inspection.
 SHOWN_HISTORY = 256
+#: How often a session whose websocket is backed up looks whether it drained.
+BACKLOG_RECHECK_MS = 50
 
 _CSS = """
 .lg-banner { padding: 4px 10px; border-radius: 4px; }
@@ -69,7 +71,7 @@ class Session:
         metrics: ReplicaMetrics,
         cursor_ttl_s: float,
         backlog: Callable[[], int] = lambda: 0,
-        backlog_limit: int = 1_048_576,
+        backlog_limit: int = 262_144,
     ) -> None:
         self.id = session_id
         self.user = user
@@ -85,6 +87,7 @@ class Session:
         #: Ticks that showed no frames because the websocket was backed up.
         self.deferred = 0
         self._deferred_pending = False
+        self._recheck_pending = False  # a backlog re-check is scheduled
         self._ticked: ReplicaView | None = None  # the view the last tick showed
         self._cursor_saved = 0.0  # time.monotonic() of the last save
         self._closed = False
@@ -176,6 +179,30 @@ class Session:
             self._grid.age(time.time_ns())
         self._keep_cursor()
 
+    def _recheck_later(self) -> None:
+        """Look at the backlog again soon, and tick once it drained below the limit.
+
+        Without this a deferred present would wait for the next frame or the
+        periodic tick (``LIVEGRID_SESSION_TICK_S``), though the browser may take
+        the queued bytes within milliseconds.
+        """
+        if self._recheck_pending:
+            return
+        self._recheck_pending = True
+        try:
+            self._doc.add_timeout_callback(self._on_recheck, BACKLOG_RECHECK_MS)
+        except Exception:  # the document is gone: the session ends on its own
+            self._recheck_pending = False
+
+    def _on_recheck(self) -> None:
+        self._recheck_pending = False
+        if self._closed or not self._deferred_pending:
+            return
+        if self._backlog() > self._backlog_limit:
+            self._recheck_later()
+        else:
+            self.tick()
+
     def _on_ready(self) -> None:
         """The browser rendered the document: from now on every change reaches it."""
         self._ready = True
@@ -205,6 +232,7 @@ class Session:
                     self.deferred += 1
                     self._deferred_pending = True
                     self._metrics.presents_deferred.inc()
+                    self._recheck_later()
                 else:
                     self._deferred_pending = False
                     grid.present(view)

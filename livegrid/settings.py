@@ -79,7 +79,7 @@ class Settings(BaseSettings):
         "published with it, so they reach each browser in one update (0 = no wait).",
     )
     session_backlog_bytes: int = Field(
-        1_048_576,
+        262_144,
         ge=16_384,
         description="A session whose websocket holds more unsent bytes than this gets no new "
         "frames until it drains, then the latest (slow browsers skip frames instead of queueing).",
