@@ -103,11 +103,19 @@ def _same(a: Any, b: Any) -> bool:
             and isinstance(b, np.ndarray)
             and a.dtype == b.dtype
             and a.shape == b.shape
+            and _samples_equal(a, b)
             and bool(np.array_equal(a, b))
         )
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and bool(a == b)
+
+
+def _samples_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    """A few elements of two same-shaped arrays, so a new image is told apart without a
+    full comparison (a differing sample, NaN included, means the arrays differ)."""
+    step = max(a.size // 8, 1)
+    return all(a.flat[i] == b.flat[i] for i in range(0, a.size, step))
 
 
 def is_overlay(kind: FrameKind) -> bool:
