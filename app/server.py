@@ -38,6 +38,9 @@ from livegrid.stores.jobs import JobStore
 
 log = structlog.get_logger("livegrid.app")
 
+#: Shortest websocket ping interval and timeout, whatever ``LIVEGRID_STALE_AFTER_S``.
+MIN_WEBSOCKET_PING_S = 5.0
+
 
 class Replica:
     """The replica's long-lived objects and its registry of live sessions."""
@@ -232,6 +235,11 @@ def run_app(settings: Settings, *, port: int, address: str) -> int:
     if settings.secret_key is not None:
         extra = {"secret_key": settings.secret_key.get_secret_value(), "sign_sessions": True}
     ping_s = max(settings.stale_after_s / 3, 1.0)
+    # Bokeh caps the ping timeout at the ping interval. Below a few seconds a busy
+    # replica or link (a page being pulled, a slow browser's backlog) delays a pong
+    # past it and the tab is dropped and reloads; a dead peer is usually closed by
+    # its kernel at once, so only a silently lost network path waits this long.
+    websocket_ping_s = max(ping_s, MIN_WEBSOCKET_PING_S)
     server = pn.serve(
         {"/": replica.create_session},
         port=port,
@@ -250,8 +258,8 @@ def run_app(settings: Settings, *, port: int, address: str) -> int:
         session_token_expiration=settings.session_token_expiration_s,
         check_unused_sessions_milliseconds=int(ping_s * 1000),
         unused_session_lifetime_milliseconds=int(settings.stale_after_s * 1000),
-        websocket_ping_interval=ping_s,
-        websocket_ping_timeout=ping_s * 2,
+        websocket_ping_interval=websocket_ping_s,
+        websocket_ping_timeout=websocket_ping_s,
         **extra,
     )
 

@@ -9,8 +9,9 @@ Usage::
 It starts, on loopback only, a private ``redis-server``, ``--workers`` benchmark
 publishers (``publisher.py``: the worker's compute and fenced publish, exact
 frame sizes), a fresh replica per phase (``livegrid app``; for the baseline
-``baseline_app.py``: the same grid through per-session ``Pipe.send``), loads ``grid.yaml`` (2x3 grid: two 256x256 images, four
-1000-point lines, 1 Hz) and drives sessions with client processes
+``baseline_app.py``: the same grid through per-session ``Pipe.send``), loads
+``grid.yaml`` (2x3 grid: two 256x256 images, four 1000-point lines, 1 Hz) and
+drives sessions with client processes
 (``clients.py``, at most ``--per-client`` sessions each).
 
 Phases (``--phases``, in this order):
