@@ -107,8 +107,11 @@ def test_tabs_of_a_killed_replica_reload_on_another_and_miss_no_notification(
     start_cluster, browser
 ):
     # A short stale timeout makes the notification cursors' lifetime (4 x stale) short
-    # enough to outlive it before the kill: a quiet tab must not lose its cursor.
-    stale_s = 2
+    # enough to outlive it before the kill: a quiet tab must not lose its cursor. After the
+    # kill the same lifetime must cover the test's own steps until the tabs reload on B
+    # (two notifications, a job start, the load balancer's switch): 8 s was too tight on
+    # a loaded machine, 16 s is not.
+    stale_s = 4
     cluster = start_cluster(
         workspace=small_workspace(), rates=RATES, env={"LIVEGRID_STALE_AFTER_S": str(stale_s)}
     )
