@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from integration_workspaces import one_row
 
 from app.feed import Feed
 from app.metrics import ReplicaMetrics
 from livegrid.codec import Frame, FrameKind, encode_frame
 from livegrid.lifecycle import Lifecycle, Transition
-from livegrid.models import Cell, Grid, JobSpec, Layer, Workspace
+from livegrid.models import JobSpec, Layer, Workspace
 from livegrid.redis_client import connect
 from livegrid.stores.layers import FrameTimes, LayerStore
 from livegrid.stores.leases import Leases
@@ -20,20 +21,10 @@ LAYERS = ("l0", "l1", "l2")
 
 
 def _workspace() -> Workspace:
-    return Workspace(
-        grids=[
-            Grid(
-                id="g",
-                title="G",
-                rows=1,
-                cols=3,
-                cells=[
-                    Cell(row=0, col=i, layers=[Layer(id=lid, job=lid, output="o", plotter="lines")])
-                    for i, lid in enumerate(LAYERS)
-                ],
-            )
-        ],
+    return one_row(
+        *([Layer(id=lid, job=lid, output="o", plotter="lines")] for lid in LAYERS),
         jobs=[JobSpec(id=lid, workflow="latest", source="monitor_1") for lid in LAYERS],
+        grid_id="g",
     )
 
 

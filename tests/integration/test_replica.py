@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
+from integration_workspaces import one_row
 
 from livegrid.keyspace import Keyspace
-from livegrid.models import Cell, Grid, JobSpec, Layer, Level, Workspace
+from livegrid.models import JobSpec, Layer, Level, Workspace
 from livegrid.stores.config import ConfigStore
 from livegrid.stores.jobs import JobStore
 from livegrid.stores.layers import LayerStore
@@ -27,29 +28,11 @@ LAYERS = ("img", "m1", "m2")
 
 
 def _workspace() -> Workspace:
-    return Workspace(
-        grids=[
-            Grid(
-                id="main",
-                title="Main",
-                rows=1,
-                cols=2,
-                cells=[
-                    Cell(
-                        row=0,
-                        col=0,
-                        layers=[Layer(id="img", job="det", output="latest", plotter="image")],
-                    ),
-                    Cell(
-                        row=0,
-                        col=1,
-                        layers=[
-                            Layer(id="m1", job="mon1", output="latest", plotter="lines"),
-                            Layer(id="m2", job="mon2", output="latest", plotter="lines"),
-                        ],
-                    ),
-                ],
-            )
+    return one_row(
+        [Layer(id="img", job="det", output="latest", plotter="image")],
+        [
+            Layer(id="m1", job="mon1", output="latest", plotter="lines"),
+            Layer(id="m2", job="mon2", output="latest", plotter="lines"),
         ],
         jobs=[
             JobSpec(id="det", workflow="latest", source="detector_panel_0"),

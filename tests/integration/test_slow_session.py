@@ -7,7 +7,9 @@ session on the same replica reads normally.
 
 from __future__ import annotations
 
-from livegrid.models import Cell, Grid, JobSpec, Layer, Workspace
+from integration_workspaces import one_row
+
+from livegrid.models import JobSpec, Layer, Workspace
 from livegrid.workspace_cli import load_workspace
 
 # Fast enough to fill a stalled socket within a second or two.
@@ -15,22 +17,8 @@ RATES = '{"detector_panel_0": 5}'
 
 
 def _workspace() -> Workspace:
-    return Workspace(
-        grids=[
-            Grid(
-                id="main",
-                title="Main",
-                rows=1,
-                cols=1,
-                cells=[
-                    Cell(
-                        row=0,
-                        col=0,
-                        layers=[Layer(id="img", job="det", output="latest", plotter="image")],
-                    )
-                ],
-            )
-        ],
+    return one_row(
+        [Layer(id="img", job="det", output="latest", plotter="image")],
         jobs=[JobSpec(id="det", workflow="latest", source="detector_panel_0")],
     )
 
