@@ -8,6 +8,8 @@ decodes and prepares it once, and publishes a new immutable
 :class:`~app.view.ReplicaView`. Then it wakes the sessions whose grid changed;
 the wake-up carries no data, a session reads ``feed.view`` on its own IOLoop.
 
+Its decisions (gaps, the notification epoch, what to fetch, whom to wake) are
+the pure functions of :mod:`app.feed_decisions`; this module does their I/O.
 A ``seq`` jump in any stream (entries trimmed before we read them, a Redis
 restart) or a lost connection makes the feed resync from the state keys. After a
 frame event it waits ``gather_s`` for the rest of the burst, so the layers a
@@ -31,6 +33,15 @@ from typing import Any
 import redis
 import structlog
 
+from app.feed_decisions import (
+    Ring,
+    extend_ring,
+    frames_to_fetch,
+    keeps_frame,
+    notifications_on_resync,
+    stream_gap,
+    wakes,
+)
 from app.frames import view_of_frame, view_of_overlay
 from app.metrics import ReplicaMetrics
 from app.view import LayerView, NotificationEntry, ReplicaView, SystemView
@@ -88,7 +99,7 @@ class Feed:
         self._chores = chores
         self._chore_interval_s = chore_interval_s
         self._gather_s = gather_s
-        self._ring: deque[NotificationEntry] = deque(maxlen=ring)
+        self._ring_size = ring
         self._view = ReplicaView(replica_id=replica_id)
         self._cursors: dict[str, str] = {}
         self._seqs: dict[str, int] = {}
@@ -277,12 +288,11 @@ class Feed:
 
     def _gap(self, stream: str, entries: list[tuple[str, dict[bytes, bytes]]]) -> bool:
         """True if entries were lost between our cursor and this batch."""
-        for _, fields in entries:
-            seq = int(fields.get(b"seq", 0) or 0)
-            last = self._seqs.get(stream, 0)
-            if last and seq != last + 1:
-                return True
-            self._seqs[stream] = seq
+        seqs = [int(fields.get(b"seq", 0) or 0) for _, fields in entries]
+        last = stream_gap(self._seqs.get(stream, 0), seqs)
+        if last is None:
+            return True
+        self._seqs[stream] = last
         return False
 
     def _track_lag(self, entries: list[tuple[str, dict[bytes, bytes]]]) -> None:
@@ -309,24 +319,21 @@ class Feed:
     ) -> ReplicaView:
         if not entries:
             return view
-        epoch = view.notification_epoch
+        new: list[NotificationEntry] = []
         for _, fields in entries:
             try:
                 item = Notification.from_fields(fields)
             except ValueError as exc:
                 log.warning("unreadable notification skipped", error=str(exc))
                 continue
-            if item.seq <= view.notification_seq and self._ring:
-                # The stream started over behind us (Redis lost its data): a new epoch.
-                epoch += 1
-                self._ring.clear()
-            self._ring.append(NotificationEntry(item.seq, item))
-        last = self._ring[-1].seq if self._ring else view.notification_seq
+            new.append(NotificationEntry(item.seq, item))
+        ring = Ring(view.notifications, view.notification_seq, view.notification_epoch)
+        ring = extend_ring(ring, new, self._ring_size)
         return replace(
             view,
-            notifications=tuple(self._ring),
-            notification_seq=last,
-            notification_epoch=epoch,
+            notifications=ring.entries,
+            notification_seq=ring.seq,
+            notification_epoch=ring.epoch,
         )
 
     def _with_layers(
@@ -341,13 +348,9 @@ class Feed:
             return view, set()
         snapshots = self._layers_store.snapshots(wanted)
         interest = self.interest()
-        to_fetch = [
-            lid
-            for lid, snap in snapshots.items()
-            if lid in interest
-            and snap.frame_seq
-            and (force or snap.frame_seq != _frame_seq(view.layers.get(lid)))
-        ]
+        viewed = {lid: lv.frame_seq for lid, lv in view.layers.items()}
+        stored = {lid: snap.frame_seq for lid, snap in snapshots.items()}
+        to_fetch = frames_to_fetch(stored, viewed, interest, force=force)
         fetched = self._layers_store.fetch(to_fetch) if to_fetch else {}
         self._metrics.frames_fetched.inc(len([f for f in fetched.values() if f[1] is not None]))
         layers = dict(view.layers)
@@ -359,7 +362,7 @@ class Feed:
                 history.append(fresh_snap.frame_seq)
             else:
                 old = layers.get(lid)
-                keep = old is not None and old.frame_seq and lid in interest
+                keep = old is not None and keeps_frame(old.frame_seq, lid in interest)
                 layers[lid] = (
                     replace(old, snapshot=snap) if keep and old is not None else LayerView(snap)
                 )
@@ -400,19 +403,16 @@ class Feed:
     def _resync_notifications(self, view: ReplicaView) -> ReplicaView:
         """Keep the ring if the stream still continues it, else start a new epoch."""
         seq = self._seqs[self._keys.notifications]
-        if seq < view.notification_seq:
-            self._ring.clear()
+        decision = notifications_on_resync(seq, view.notification_seq, self._ring_size)
+        if decision.restart:
             return replace(
                 view,
                 notifications=(),
                 notification_seq=seq,
                 notification_epoch=view.notification_epoch + 1,
             )
-        if seq > view.notification_seq:
-            # New since the ring's last entry (all of it on a fresh replica, for the
-            # System tab's log): read what the stream still holds, up to the ring's size.
-            wanted = min(seq - view.notification_seq, self._ring.maxlen or 1)
-            recent: Any = self._redis.xrevrange(self._keys.notifications, count=wanted)
+        if decision.read:
+            recent: Any = self._redis.xrevrange(self._keys.notifications, count=decision.read)
             entries = [(text(i), f) for i, f in reversed(recent)]
             return self._with_notifications(view, entries)
         return view
@@ -429,17 +429,14 @@ class Feed:
         self._view = replace(view, generation=view.generation + 1, grid_generations=generations)
         with self._lock:
             subscribers = list(self._subscribers.values())
+        concerned = frozenset(affected) if affected is not None else None
         for wake, grids in subscribers:
-            if affected is None or everyone or grids & affected:
+            if wakes(grids, concerned, everyone=everyone):
                 wake()
 
 
 def _no_wake() -> None:
     """The wake-up of a session that showed a grid before it subscribed."""
-
-
-def _frame_seq(layer: LayerView | None) -> int:
-    return layer.frame_seq if layer is not None else 0
 
 
 def _with_overlays(layers: dict[str, LayerView], workspace: Workspace) -> dict[str, LayerView]:

@@ -1,17 +1,21 @@
-"""One browser tab: its cursors, its presenters and the tick that moves them forward.
+"""One browser tab: the tick that moves it forward, read → decide → apply.
 
 The feed wakes a session (from its thread, data-free) when something it shows
-changed; the session's tick then runs on the server's IOLoop and, inside one
-``pn.io.hold``: rebuilds what a config change touched (under
-``doc.models.freeze()``, the only structural step), presents the layers of the
-grid on screen whose ``version`` or ``frame_seq`` moved, shows each notification
-after its cursor exactly once, and refreshes the side tab on screen. A periodic
-callback is the safety net for lost wake-ups and ages the freshness texts. A
-session whose websocket is backed up (``app.backlog``) presents no frames until
-it drains, then the latest: slow browsers skip frames instead of queueing them.
+changed; the session's tick then runs on the server's IOLoop: it reads what it
+shows (:class:`~app.present_plan.Shown`) and the replica's view, decides the
+tick with the pure :func:`~app.present_plan.plan_tick`, and applies the plan
+inside one ``pn.io.hold``: a config change rebuilds the tabs and cells it
+touched (under ``doc.models.freeze()``, the only structural step; the session
+then reads again, so frames go to the cells actually built), the layer patches
+of the grid on screen are applied, each notification after the cursor is shown
+exactly once, and the side tab on screen is refreshed. A periodic callback is
+the safety net for lost wake-ups and ages the freshness texts. A session whose
+websocket is backed up (``app.backlog``) presents no frames until it drains,
+then the latest: slow browsers skip frames instead of queueing them.
 
-Cursors: ``notification_seq`` (with the feed's epoch), ``config_version``, and
-per layer ``(version, frame_seq)`` inside each :class:`~app.grid_view.GridView`.
+The tab bar (grid and side tabs, focus) is :mod:`app.tab_bar`; the
+notification cursor's rules are :mod:`app.notification_cursor`, its Redis
+store :mod:`livegrid.stores.cursors`.
 """
 
 from __future__ import annotations
@@ -29,22 +33,24 @@ import redis
 import structlog
 from bokeh.document import Document
 
+from app import notification_cursor
 from app.actions import Actions
 from app.beacon import Beacon
 from app.feed import Feed
-from app.grid_view import GridView
-from app.layout import GridPlan, plan_workspace
+from app.layout import plan_workspace
 from app.metrics import ReplicaMetrics
+from app.notification_cursor import CursorStep, NotificationCursor
 from app.presence import Presence
+from app.present_plan import Shown, TickPlan, needs_tick, plan_tick
+from app.tab_bar import TabBar
 from app.view import ReplicaView
-from app.widgets import JobsTab, ManageTab, SystemTab
 from livegrid.keyspace import Keyspace
 from livegrid.models import Level, Notification
+from livegrid.stores.cursors import CursorStore, StoredCursor
 
 log = structlog.get_logger("livegrid.session")
 
 _TOAST_MS = {Level.INFO: 4000, Level.SUCCESS: 4000, Level.WARNING: 8000, Level.ERROR: 0}
-_SIDE_TABS = ("Jobs", "Manage", "System")
 #: Notification sequence numbers remembered per session for inspection.
 SHOWN_HISTORY = 256
 #: How often a session whose websocket is backed up looks whether it drained.
@@ -78,17 +84,16 @@ class Session:
         self._doc = doc
         self._feed = feed
         self._presence = presence
-        self._cursors = cursors
-        self._keys = keyspace
+        self._cursor_store = CursorStore(cursors, keyspace, ttl_s=cursor_ttl_s)
+        self._cursor_ttl_s = cursor_ttl_s
         self._metrics = metrics
-        self._cursor_ttl_ms = int(cursor_ttl_s * 1000)
         self._backlog = backlog
         self._backlog_limit = backlog_limit
         #: Ticks that showed no frames because the websocket was backed up.
         self.deferred = 0
         self._deferred_pending = False
         self._recheck_pending = False  # a backlog re-check is scheduled
-        self._ticked: ReplicaView | None = None  # the view the last tick showed
+        self._ticked = -1  # the generation of the view the last tick showed
         self._cursor_saved = 0.0  # time.monotonic() of the last save
         self._closed = False
         # Panel drops the document changes made between the browser's pull of the
@@ -98,36 +103,26 @@ class Session:
         self._wake_pending = threading.Event()
         self._notifications = pn.state.notifications
         view = feed.view
-        self.notification_seq = view.notification_seq
-        self.notification_epoch = view.notification_epoch
-        self._cursor_set = view.connected
+        self.cursor: NotificationCursor = notification_cursor.start(view)
         self.shown: deque[int] = deque(maxlen=SHOWN_HISTORY)
         self._config_version = -1
-        self._plans: dict[str, GridPlan] = {}
-        self._grid: GridView | None = None
-        self._grid_id = ""
-        self._tab_ids: list[str] = []
-        self._containers: dict[str, pn.Column] = {}
         self.tab_id = ""
         self._connected: bool | None = None
 
         self.actions = actions(self.toast)
         self._beacon = Beacon()
         self._banner = pn.pane.HTML("", stylesheets=[_CSS], sizing_mode="stretch_width")
-        self._tabs = pn.Tabs(sizing_mode="stretch_width", dynamic=False)
-        self._tabs.param.watch(self._on_tab, "active")
-        # The side tabs' content lives below the tab bar, not in it: a grid added or
-        # removed elsewhere changes the tab bar's children, and Bokeh re-attaches those,
-        # which would take the keyboard focus from a form being filled in. Each is built
-        # when first shown: most tabs never open them, and their widgets are a third of
-        # a session's models.
-        self._side: dict[str, JobsTab | ManageTab | SystemTab] = {}
-        self._side_panels = {
-            name: pn.Column(visible=False, sizing_mode="stretch_width") for name in _SIDE_TABS
-        }
-        self._side_slots = {name: pn.Spacer(height=0) for name in _SIDE_TABS}
+        self._tab_bar = TabBar(
+            session_id=session_id,
+            doc=doc,
+            feed=feed,
+            presence=presence,
+            actions=self.actions,
+            beacon=self._beacon,
+            metrics=metrics,
+            structural=self._structural,
+        )
         self._beacon.param.watch(self._on_tab_id, "tab_id")
-        self._beacon.param.watch(self._on_screen, "screen")
         self._beacon.param.watch(self._on_visible, "visible")
         header = pn.pane.HTML(
             f'<b>livegrid</b> &middot; <span data-testid="user">{escape(user)}</span> '
@@ -137,13 +132,21 @@ class Session:
         self.panel = pn.Column(
             pn.Row(header, self._beacon, sizing_mode="stretch_width"),
             self._banner,
-            self._tabs,
-            *self._side_panels.values(),
+            self._tab_bar.tabs,
+            *self._tab_bar.side_panels.values(),
             sizing_mode="stretch_width",
             css_classes=["lg-dashboard"],
         )
         self._tick(view)
         pn.state.onload(self._on_ready)
+
+    @property
+    def notification_seq(self) -> int:
+        return self.cursor.seq
+
+    @property
+    def notification_epoch(self) -> int:
+        return self.cursor.epoch
 
     # --- waking (feed thread) -------------------------------------------------------------
 
@@ -169,14 +172,15 @@ class Session:
     def periodic(self) -> None:
         """The safety net: tick if a wake-up was lost or a present deferred, age the
         freshness texts and keep the notification cursor alive."""
-        if (
-            self._feed.view is not self._ticked
-            or self._deferred_pending
-            or self._side_tab_on_screen() is not None
+        view = self._feed.view
+        side = self._tab_bar.side_tab_on_screen() is not None
+        if needs_tick(
+            self._read(), view, ticked=self._ticked, deferred=self._deferred_pending, side_tab=side
         ):
             self.tick()
-        if self._ready and self._grid is not None and self._beacon.visible:
-            self._grid.age(time.time_ns())
+        grid = self._tab_bar.grid
+        if self._ready and grid is not None and self._beacon.visible:
+            grid.age(time.time_ns())
         self._keep_cursor()
 
     def _recheck_later(self) -> None:
@@ -198,7 +202,7 @@ class Session:
         self._recheck_pending = False
         if self._closed or not self._deferred_pending:
             return
-        if self._backlog() > self._backlog_limit:
+        if self._backlogged():
             self._recheck_later()
         else:
             self.tick()
@@ -208,180 +212,75 @@ class Session:
         self._ready = True
         self.tick()
 
-    # --- the tick (IOLoop) ----------------------------------------------------------------
+    # --- the tick (IOLoop): read → decide → apply -------------------------------------
 
     def tick(self) -> None:
         if self._ready and not self._closed:
             self._tick(self._feed.view)
 
+    def _read(self) -> Shown:
+        """What this session shows now, as a value for :func:`plan_tick`."""
+        bar = self._tab_bar
+        return Shown(
+            config_version=self._config_version,
+            tab_ids=tuple(bar.tab_ids),
+            grid_id=bar.grid_id,
+            grid=bar.grid.shown() if bar.grid is not None else None,
+            visible=self._beacon.visible,
+            connected=self._connected,
+            notifications=self.cursor,
+        )
+
+    def _decide(self, view: ReplicaView) -> TickPlan:
+        return plan_tick(
+            self._read(), view, backlogged=self._backlogged(), plan_grids=plan_workspace
+        )
+
+    def _backlogged(self) -> bool:
+        return self._backlog() > self._backlog_limit
+
     def _tick(self, view: ReplicaView) -> None:
         started = time.thread_time()
         with pn.io.hold(self._doc):
-            if view.config_version != self._config_version:
+            plan = self._decide(view)
+            if plan.config is not None:
                 with self._structural():
-                    self._apply_config(view)
-            grid = self._grid
-            if (
-                grid is not None
-                and self._beacon.visible
-                and grid.generation != view.grid_generations.get(grid.plan.id, 0)
-            ):
-                if self._backlog() > self._backlog_limit:
-                    # The browser has not taken the last frames yet: queue nothing more.
-                    # The cursors stay behind, so the tick after it drains shows the latest.
-                    self.deferred += 1
-                    self._deferred_pending = True
-                    self._metrics.presents_deferred.inc()
-                    self._recheck_later()
-                else:
-                    self._deferred_pending = False
-                    grid.present(view)
-            self._show_notifications(view)
-            self._show_connection(view)
-            self._refresh_side_tab(view)
-        self._ticked = view
+                    self._tab_bar.apply_config(plan.config, view)
+                self._config_version = view.config_version
+                # Decide the rest on the tabs and cells actually built.
+                plan = self._decide(view)
+            self._apply(plan, view)
+        self._ticked = view.generation
         self._metrics.tick_seconds.observe(time.thread_time() - started)
 
-    def _apply_config(self, view: ReplicaView) -> None:
-        plans = {plan.id: plan for plan in plan_workspace(view.workspace)}
-        self._plans = plans
-        if list(plans) != self._tab_ids:
-            self._retab(plans, view)
-        elif self._grid is not None and self._grid_id in plans:
-            self._grid.sync(plans[self._grid_id], view)
-        self._config_version = view.config_version
-
-    def _retab(self, plans: dict[str, GridPlan], view: ReplicaView) -> None:
-        """Make the grid tabs those of ``plans``; the tab on screen stays on screen.
-
-        Grids that stay keep their tab content (the grid on screen is synced, not
-        rebuilt) and the side tabs keep theirs, so a grid added or removed elsewhere
-        takes neither this tab's focus nor its half-typed form input. Only when the
-        grid on screen was removed does the first grid take its place.
-        """
-        side = self._side_tab_on_screen()
-        ids = list(plans)
-        self._containers = {
-            g: self._containers.get(g) or pn.Column(sizing_mode="stretch_width") for g in ids
-        }
-        self._tab_ids = ids
-        self._tabs[:] = [(plans[g].title, self._containers[g]) for g in ids] + [
-            (name, self._side_slots[name]) for name in _SIDE_TABS
-        ]
-        if self._grid is not None and self._grid_id in plans:
-            self._grid.sync(plans[self._grid_id], view)
-        else:
-            self._show_grid(ids[0] if ids else "", plans, view)
-        if side is not None:
-            self._tabs.active = len(ids) + _SIDE_TABS.index(side)
-        else:
-            self._tabs.active = ids.index(self._grid_id) if self._grid_id in ids else len(ids)
-        side = self._side_tab_on_screen()
-        self._show_side(side)
-        self._beacon.screen = side or self._grid_id
-
-    def _side_tab_on_screen(self) -> str | None:
-        if not len(self._tabs):
-            return None
-        index = self._tabs.active - len(self._tab_ids)
-        return _SIDE_TABS[index] if 0 <= index < len(_SIDE_TABS) else None
-
-    def _show_grid(self, grid_id: str, plans: dict[str, GridPlan], view: ReplicaView) -> None:
-        """Build the grid on screen; dispose the one that left it (hidden grids cost nothing)."""
-        if self._grid is not None:
-            self._grid.dispose()
-            self._grid = None
-        self._grid_id = grid_id
-        plan = plans.get(grid_id)
-        layers: frozenset[str] = frozenset()
-        if plan is not None:
-            grid = GridView(plan, metrics=self._metrics, structural=self._structural)
-            grid.sync(plan, view)
-            self._grid = grid
-            self._containers[grid_id].objects = [grid.panel]
-            layers = plan.layer_ids
-        self._feed.show(self.id, [grid_id] if grid_id else [], layers)
-        self._presence.update_session(self.id, tab=grid_id or "-")
-
-    def _on_tab(self, event: Any) -> None:
-        side = self._side_tab_on_screen()
-        with pn.io.hold(self._doc):
-            self._show_side(side)
-            if side is not None:
-                self._presence.update_session(self.id, tab=side)
-                self._refresh_side_tab(self._feed.view, force=True)
-            elif event.new < len(self._tab_ids):
-                self._to_grid(self._tab_ids[event.new])
-            self._beacon.screen = side or self._grid_id
-
-    def _to_grid(self, grid_id: str) -> None:
-        if grid_id == self._grid_id:
-            self._presence.update_session(self.id, tab=grid_id)
-            return
-        with self._structural():
-            if self._grid_id in self._containers:
-                self._containers[self._grid_id].objects = []
-            self._show_grid(grid_id, self._plans, self._feed.view)
-            if self._grid is not None:
-                self._grid.present(self._feed.view)
-
-    def _on_screen(self, event: Any) -> None:
-        """The browser names the tab it showed before a reload: show that tab again."""
-        names = [*self._tab_ids, *_SIDE_TABS]
-        if event.new in names:
-            self._tabs.active = names.index(event.new)
-        else:
-            self._beacon.screen = self._side_tab_on_screen() or self._grid_id
-
-    def _show_side(self, side: str | None) -> None:
-        """Show the content of side tab ``side`` below the tab bar (None: no side tab)."""
-        if side is not None and side not in self._side:
-            built = self._build_side(side)
-            self._side[side] = built
-            self._side_panels[side].objects = [built.panel]
-        for name, side_panel in self._side_panels.items():
-            if side_panel.visible != (name == side):
-                side_panel.visible = name == side
-
-    def _build_side(self, side: str) -> JobsTab | ManageTab | SystemTab:
-        if side == "Jobs":
-            return JobsTab(self.actions)
-        if side == "Manage":
-            return ManageTab(self.actions)
-        return SystemTab()
-
-    def _refresh_side_tab(self, view: ReplicaView, *, force: bool = False) -> None:
-        side = self._side_tab_on_screen()
-        tab = self._side.get(side) if side is not None else None
-        if isinstance(tab, SystemTab):
-            tab.refresh(view, time.time_ns())
-        elif tab is not None:
-            tab.refresh(view)
+    def _apply(self, plan: TickPlan, view: ReplicaView) -> None:
+        grid = self._tab_bar.grid
+        if plan.deferred:
+            # The browser has not taken the last frames yet: queue nothing more.
+            # The cursors stay behind, so the tick after it drains shows the latest.
+            self.deferred += 1
+            self._deferred_pending = True
+            self._metrics.presents_deferred.inc()
+            self._recheck_later()
+        elif plan.present is not None and grid is not None:
+            self._deferred_pending = False
+            grid.apply(plan.present, plan.generation)
+        self._show_notifications(plan.notifications)
+        if plan.connection is not None:
+            self._show_connection(view)
+        self._tab_bar.refresh_side_tab(view)
 
     # --- notifications ----------------------------------------------------------------------
 
-    def _show_notifications(self, view: ReplicaView) -> None:
-        if not self._cursor_set:
-            # A new session starts at the stream's end, once the feed knows where that is.
-            if view.connected:
-                self._cursor_set = True
-                self.notification_seq = view.notification_seq
-                self.notification_epoch = view.notification_epoch
-            return
-        if view.notification_epoch != self.notification_epoch:
-            self.notification_epoch = view.notification_epoch
-            self.notification_seq = 0
-        if view.notification_seq == self.notification_seq:
-            return
-        entries = view.notifications_after(self.notification_seq)
-        if entries and self.notification_seq and entries[0].seq > self.notification_seq + 1:
-            missed = entries[0].seq - self.notification_seq - 1
-            self.toast(Level.WARNING, f"{missed} older notifications were missed; see System.")
-        for entry in entries:
+    def _show_notifications(self, step: CursorStep) -> None:
+        self.cursor = step.cursor
+        if step.missed:
+            self.toast(Level.WARNING, f"{step.missed} older notifications were missed; see System.")
+        for entry in step.show:
             self._toast_notification(entry.notification)
             self.shown.append(entry.seq)
-        self.notification_seq = view.notification_seq
-        self._save_cursor()
+        if step.save:
+            self._save_cursor()
 
     def _toast_notification(self, item: Notification) -> None:
         prefix = f"{item.job}: " if item.job and item.job not in item.message else ""
@@ -406,33 +305,25 @@ class Session:
         if not self.tab_id:
             return
         self._presence.update_session(self.id, tab_id=self.tab_id)
-        try:
-            raw: Any = self._cursors.get(self._keys.session_cursor(self.tab_id))
-        except redis.RedisError:
-            return
-        if raw:
-            seq_text, _, _epoch = raw.decode().partition(":")
-            seq = int(seq_text)
-            if 0 < seq < self.notification_seq:
-                self.notification_seq = seq
-                self.tick()
+        stored = self._cursor_store.read(self.tab_id)
+        resumed = notification_cursor.resume(self.cursor, stored.seq if stored else None)
+        if resumed is not None:
+            self.cursor = resumed
+            self.tick()
         self._save_cursor()
 
     def _save_cursor(self) -> None:
         if not self.tab_id:
             return
         # If Redis is unreachable the banner says so; the cursor is saved next time.
-        with contextlib.suppress(redis.RedisError):
-            self._cursors.set(
-                self._keys.session_cursor(self.tab_id),
-                f"{self.notification_seq}:{self.notification_epoch}",
-                px=self._cursor_ttl_ms,
-            )
+        if self._cursor_store.save(self.tab_id, StoredCursor(self.cursor.seq, self.cursor.epoch)):
             self._cursor_saved = time.monotonic()
 
     def _keep_cursor(self) -> None:
         """Save the cursor again well before it expires: a quiet tab must keep it too."""
-        if not self._closed and time.monotonic() - self._cursor_saved > self._cursor_ttl_ms / 4000:
+        if not self._closed and notification_cursor.save_due(
+            time.monotonic(), self._cursor_saved, self._cursor_ttl_s
+        ):
             self._save_cursor()
 
     def _on_visible(self, event: Any) -> None:
@@ -442,8 +333,6 @@ class Session:
     # --- connection banner -------------------------------------------------------------------
 
     def _show_connection(self, view: ReplicaView) -> None:
-        if view.connected == self._connected:
-            return
         self._connected = view.connected
         state, text = ("connected", "") if view.connected else ("reconnecting", view.problem)
         message = f"Reconnecting to Redis… {escape(text)}" if text else ""
@@ -461,9 +350,7 @@ class Session:
         self._closed = True
         self._feed.unsubscribe(self.id)
         self._presence.remove_session(self.id)
-        if self._grid is not None:
-            self._grid.dispose()
-            self._grid = None
+        self._tab_bar.close()
 
     def close_soon(self) -> None:
         """:meth:`close` on the session's IOLoop; callable from any thread."""
@@ -479,13 +366,13 @@ class Session:
 
     def describe(self) -> dict[str, Any]:
         """What this session showed, for ``/debug/sessions`` and tests."""
-        grid = self._grid
+        grid = self._tab_bar.grid
         return {
             "id": self.id,
             "user": self.user,
             "tab_id": self.tab_id,
-            "grid": self._grid_id,
-            "notification_seq": self.notification_seq,
+            "grid": self._tab_bar.grid_id,
+            "notification_seq": self.cursor.seq,
             "config_version": self._config_version,
             "notifications_shown": list(self.shown),
             "frames": {k: list(v) for k, v in grid.delivered.items()} if grid else {},
