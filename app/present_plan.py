@@ -242,9 +242,7 @@ def plan_tick(
     )
 
 
-def needs_tick(
-    shown: Shown, view: ReplicaView, *, ticked: int, deferred: bool, side_tab: bool
-) -> bool:
+def needs_tick(view: ReplicaView, *, ticked: int, deferred: bool, side_tab: bool) -> bool:
     """The periodic safety net: tick if the view moved since the last tick (a lost
     wake-up, ``ticked`` is that tick's view generation), a present was deferred, or
     a side tab is on screen (it shows ages and live members)."""

@@ -174,9 +174,7 @@ class Session:
         freshness texts and keep the notification cursor alive."""
         view = self._feed.view
         side = self._tab_bar.side_tab_on_screen() is not None
-        if needs_tick(
-            self._read(), view, ticked=self._ticked, deferred=self._deferred_pending, side_tab=side
-        ):
+        if needs_tick(view, ticked=self._ticked, deferred=self._deferred_pending, side_tab=side):
             self.tick()
         grid = self._tab_bar.grid
         if self._ready and grid is not None and self._beacon.visible:

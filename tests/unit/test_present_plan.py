@@ -374,10 +374,7 @@ def test_the_banner_changes_only_when_the_connection_did(
 )
 def test_needs_tick(ticked: int, deferred: bool, side_tab: bool, expected: bool) -> None:
     replica = view()  # generation 7
-    assert (
-        needs_tick(showing(), replica, ticked=ticked, deferred=deferred, side_tab=side_tab)
-        is expected
-    )
+    assert needs_tick(replica, ticked=ticked, deferred=deferred, side_tab=side_tab) is expected
 
 
 def test_the_tick_advances_the_notification_cursor() -> None:
