@@ -257,7 +257,11 @@ class JobRunner:
         ):
             return False
         started = time.perf_counter()
-        state = encode(self._workflow.snapshot())
+        try:
+            state = encode(self._workflow.snapshot())
+        except Exception:  # a codec bug must cost this checkpoint, not the worker
+            log.exception("checkpoint failed", job=self.job_id)
+            return False
         written = self._checkpoints.write(
             self.job_id,
             token=self.lease.token,

@@ -60,7 +60,7 @@ class State:
         values = variable.values
         if variable.dtype == sc.DType.datetime64:
             values = np.asarray(values).astype(np.int64)
-        self.arrays[key] = np.ascontiguousarray(values)
+        self.arrays[key] = np.asarray(values, order="C")
         described: dict[str, Any] = {
             "key": key,
             "dims": list(variable.dims),
@@ -68,7 +68,7 @@ class State:
             "datetime": variable.dtype == sc.DType.datetime64,
         }
         if variable.variances is not None:
-            self.arrays[key + ".var"] = np.ascontiguousarray(variable.variances)
+            self.arrays[key + ".var"] = np.asarray(variable.variances, order="C")
             described["variances"] = key + ".var"
         return described
 
@@ -76,6 +76,8 @@ class State:
         values = self.arrays[described["key"]]
         unit = described["unit"]
         if described["datetime"]:
+            if not described["dims"]:
+                return sc.datetime(int(values[()]), unit=unit)
             return sc.array(
                 dims=described["dims"], values=values.astype(f"datetime64[{unit}]"), unit=unit
             )
@@ -104,13 +106,8 @@ def encode(state: State) -> bytes:
     compressor = zlib.compressobj(LEVEL)
     parts = [compressor.compress(MAGIC + len(head).to_bytes(4, "big") + head)]
     for name in names:
-        parts.append(
-            compressor.compress(
-                state.arrays[name].tobytes()
-                if not state.arrays[name].flags.c_contiguous
-                else state.arrays[name].data.cast("B")
-            )
-        )
+        flat = np.asarray(state.arrays[name], order="C").reshape(-1).view(np.uint8)
+        parts.append(compressor.compress(flat.data))
     parts.append(compressor.flush())
     return b"".join(parts)
 

@@ -44,6 +44,8 @@ def _outputs_equal(a: Workflow, b: Workflow) -> None:
         ("window", {"seconds": 1.0}, "detector_panel_1"),
         ("history", {"max_points": 16}, "temperature"),
         ("latest", {}, "detector_cube"),
+        ("latest", {}, "temperature"),
+        ("cumulative", {}, "temperature"),
     ],
 )
 def test_a_restored_workflow_continues_exactly_like_the_uninterrupted_one(
