@@ -42,6 +42,7 @@ from worker.sources.ess_decode import DecodeError, decode_da00, decode_f144, sch
 from worker.sources.ess_decode import source_name_of as peek_source_name
 from worker.sources.kafka_health import KafkaHealth
 from worker.sources.kafka_mapping import KafkaEntry, KafkaMapping
+from worker.sources.kafka_offsets import OffsetTracker
 from worker.sources.throttle import LogThrottle, ThrottleFilter
 
 log = structlog.get_logger(__name__)
@@ -115,11 +116,7 @@ class KafkaSource:
         self._deferred: SourceError | None = None
         self._assigned = False
         self._closed = False
-        #: Offset of the last consumed message per partition (the checkpointed position).
-        self._offsets: dict[int, int] = {}
-        #: After ``resume``: the first offset expected per partition, until it is seen.
-        self._expected: dict[int, int] = {}
-        self._skipped = 0
+        self._tracker = OffsetTracker()
         # Written by the lookup thread, read by the compute thread (single assignments).
         self._partitions: list[int] | None = None
         self._lookup_problem = ""
@@ -147,17 +144,13 @@ class KafkaSource:
             raise error
         if not self._assigned and self._partitions is not None:
             topic = self._entry.topic
+            starts = {p: self._tracker.start_offset(p) for p in self._partitions}
             self._consumer.assign(
                 [
-                    TopicPartition(
-                        topic, p, self._offsets[p] + 1 if p in self._offsets else OFFSET_END
-                    )
-                    for p in self._partitions
+                    TopicPartition(topic, p, OFFSET_END if start is None else start)
+                    for p, start in starts.items()
                 ]
             )
-            self._expected = {
-                p: self._offsets[p] + 1 for p in self._partitions if p in self._offsets
-            }
             self._assigned = True
             log.info("kafka consumer assigned", job=self._job_id, topic=topic)
         if not self._raw:
@@ -193,17 +186,14 @@ class KafkaSource:
         partition, offset = raw.partition(), raw.offset()
         if partition is None or offset is None or offset < 0:
             return
-        expected = self._expected.pop(partition, None)
-        if expected is not None and offset > expected:
-            self._skipped += offset - expected
-        self._offsets[partition] = offset
+        self._tracker.consumed(partition, offset)
 
     def position(self) -> dict[str, Any]:
         """``{"offsets": {partition: offset of the last consumed message}}``.
 
         A partition that delivered nothing yet counts from the consumer's fetch
         position, so messages produced to it during a move are not skipped either."""
-        offsets = dict(self._offsets)
+        offsets = dict(self._tracker.offsets)
         if self._assigned and self._partitions and not self._closed:
             missing = [p for p in self._partitions if p not in offsets]
             if missing:
@@ -222,15 +212,14 @@ class KafkaSource:
         offsets = {int(p): int(o) for p, o in dict(position["offsets"]).items()}
         if self._assigned:
             raise ValueError("a Kafka source resumes before its first read only")
-        self._offsets = offsets
+        self._tracker.resume(offsets)
         if not offsets:
             return "resumed at the latest offset"
         where = ", ".join(f"partition {p} offset {o + 1}" for p, o in sorted(offsets.items()))
         return f"resumed at {where}"
 
     def take_skipped(self) -> int:
-        skipped, self._skipped = self._skipped, 0
-        return skipped
+        return self._tracker.take_skipped()
 
     def _message(self, raw: KafkaMessage) -> Message | None:
         """The message for this source, None for another source's or a broker notice."""
