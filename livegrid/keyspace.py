@@ -110,3 +110,12 @@ class Keyspace:
         """The details hash of one member of registry ``kind``."""
         singular = {"workers": "worker", "replicas": "replica", "sessions": "session"}[kind]
         return f"{self.ns}:{singular}:{member_id}"
+
+    # --- job checkpoints (worker holding the job's lease, fenced; stores/checkpoints.py) ---
+    def job_checkpoint(self, job_id: str) -> str:
+        """Hash: the committed checkpoint's generation, epoch, definition and source position."""
+        return f"{self.ns}:job:{job_id}:checkpoint"
+
+    def job_checkpoint_chunk_prefix(self, job_id: str) -> str:
+        """Prefix of the state chunks ``<prefix>{generation}:{i}``."""
+        return f"{self.ns}:job:{job_id}:checkpoint:"

@@ -114,6 +114,14 @@ class Settings(BaseSettings):
         "assigns partitions itself and commits no offsets).",
     )
 
+    checkpoint_interval_s: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="Each job's workflow state and source position are checkpointed to Redis "
+        "this often (and on every hand-over); a crash replays at most this much data.",
+    )
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:

@@ -27,6 +27,8 @@ class Stop:
 @dataclass(frozen=True)
 class Reset:
     job_id: str
+    #: The job's new ``reset_epoch``: checkpoints of older epochs are never restored.
+    epoch: int | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import redis
 import structlog
 
 from livegrid.models import JobSpec, Notification, Workspace
+from livegrid.stores.checkpoints import Checkpoint, CheckpointStore
 from livegrid.stores.jobs import JobStore
 from livegrid.stores.layers import LayerStore
 from livegrid.stores.leases import LeaseLost
@@ -63,8 +64,12 @@ class ComputeLoop:
         metrics: WorkerMetrics,
         display_max: int,
         max_array_bytes: int,
+        checkpoints: CheckpointStore | None = None,
+        checkpoint_interval_s: float = 5.0,
     ) -> None:
         self.worker_id = worker_id
+        self._checkpoints = checkpoints
+        self._checkpoint_interval_ns = round(checkpoint_interval_s * 1e9)
         self._layers = layers
         self._jobs = jobs
         self._notifications = notifications
@@ -145,11 +150,10 @@ class ComputeLoop:
                 self._end(job_id, Ending.STOPPED, "stop", f"Job {job_id} stopped.")
             case HandOver(job_id):
                 self._end(job_id, Ending.HANDED_OVER, "hand_over", "")
-            case Reset(job_id):
+            case Reset(job_id, epoch):
                 to_reset = self._runners.get(job_id)
                 if to_reset is not None:
-                    to_reset.reset()
-                    self._notify("info", f"Job {job_id} was reset.", job_id)
+                    self._guard(job_id, partial(self._reset, to_reset, epoch))
             case Restart(spec):
                 to_restart = self._runners.get(spec.id)
                 if to_restart is not None:
@@ -157,8 +161,35 @@ class ComputeLoop:
             case Lost(job_id):
                 self._drop(job_id, Ending.LOST, "lease renewal failed")
 
+    def _reset(self, runner: JobRunner, epoch: int | None) -> None:
+        if runner.failure:
+            # Nothing to reset in a job that could not start (bad checkpoint): start it anew.
+            spec = runner.spec
+            if epoch is not None:
+                spec = spec.model_copy(update={"reset_epoch": epoch})
+            runner.close()
+            fresh = self._new_runner(Claimed(runner.lease, spec, self._jobs.status(spec.id)))
+            self._runners[spec.id] = fresh
+            fresh.start(bindings_of_job(self._workspace, spec.id))
+            if fresh.failure:
+                self._notify("error", f"Job {spec.id} failed to start: {fresh.failure}", spec.id)
+                return
+        else:
+            runner.reset(epoch)
+        self._notify("info", f"Job {runner.job_id} was reset.", runner.job_id)
+
+    def _read_checkpoint(self, runner: JobRunner) -> Checkpoint | None:
+        if self._checkpoints is None:
+            return None
+        try:
+            return self._checkpoints.read(runner.job_id)
+        except (ValueError, UnicodeDecodeError) as exc:
+            runner.unrestorable(str(exc))
+            return None
+
     def _claimed(self, job_id: str, command: Claimed, *, prior_worker: str, prior: str) -> None:
         runner = self._new_runner(command)
+        restored = runner.restore(self._read_checkpoint(runner))
         self._runners[job_id] = runner
         self._metrics.jobs_held.set(len(self._runners))
         self._metrics.lease_acquisitions.inc()
@@ -177,6 +208,9 @@ class ComputeLoop:
             level, text = "info", f"Job {job_id} resumed on worker {me}."
         else:
             level, text = "success", f"Job {job_id} started on worker {me}."
+        if restored.phrase:
+            text = f"{text.rstrip('.')}; {restored.phrase}."
+            level = restored.level or level
         if self._guard(job_id, lambda: runner.start(bindings_of_job(self._workspace, job_id))):
             if runner.failure:
                 self._notify("error", f"Job {job_id} failed to start: {runner.failure}", job_id)
@@ -205,6 +239,8 @@ class ComputeLoop:
             metrics=self._metrics,
             display_max=self._display_max,
             max_array_bytes=self._max_array_bytes,
+            checkpoints=self._checkpoints,
+            checkpoint_interval_ns=self._checkpoint_interval_ns,
         )
 
     def _restart(self, runner: JobRunner, spec: JobSpec) -> None:

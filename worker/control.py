@@ -247,7 +247,7 @@ class ControlLoop:
                 held.ending = True
                 self._compute.commands.put(Stop(job_id))
             elif spec.reset_epoch != held.spec.reset_epoch:
-                self._compute.commands.put(Reset(job_id))
+                self._compute.commands.put(Reset(job_id, spec.reset_epoch))
             if spec is not None and _definition(spec) != _definition(held.spec):
                 self._compute.commands.put(Restart(spec))
             if spec is not None:

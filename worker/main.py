@@ -15,6 +15,7 @@ from livegrid.keyspace import Keyspace
 from livegrid.log import configure_logging
 from livegrid.redis_client import connect, describe_connection_error, redact
 from livegrid.settings import Settings
+from livegrid.stores.checkpoints import CheckpointStore
 from livegrid.stores.config import ConfigStore
 from livegrid.stores.jobs import JobStore
 from livegrid.stores.layers import LayerStore
@@ -68,6 +69,8 @@ def run_worker(settings: Settings, *, worker_id: str | None, metrics_port: int |
         metrics=metrics,
         display_max=settings.display_max,
         max_array_bytes=settings.max_array_bytes,
+        checkpoints=CheckpointStore(client, keys),
+        checkpoint_interval_s=settings.checkpoint_interval_s,
     )
     control = ControlLoop(
         worker_id=worker_id,

@@ -5,7 +5,14 @@ lease's fencing token; a write refused as stale raises :class:`LeaseLost` and
 the caller drops the runner at once.
 
 Keys written (through the stores): ``ns:layer:{id}``, ``ns:layer:{id}:frame``,
-``ns:frames``, ``ns:job:{id}:status``, ``ns:notifications``.
+``ns:frames``, ``ns:job:{id}:status``, ``ns:notifications``, ``ns:job:{id}:checkpoint``
+(and its chunks).
+
+Checkpoints: the workflow's state and the source's position are written together
+every ``checkpoint_interval_ns`` while data arrives, and once more on hand-over,
+so a planned move replays nothing and a crash replays (never double-counts) the
+data since the last one. A claim restores the latest checkpoint of the same
+reset epoch and definition (see :meth:`JobRunner.restore`).
 """
 
 from __future__ import annotations
@@ -20,18 +27,33 @@ import structlog
 from livegrid.codec import FrameEncodeError, encode_frame
 from livegrid.lifecycle import LayerState, Lifecycle, Outcome, Transition
 from livegrid.models import JobSpec
+from livegrid.stores.checkpoints import Checkpoint, CheckpointStore
 from livegrid.stores.layers import FrameTimes, LayerStore, WriteStatus
 from livegrid.stores.leases import Lease, LeaseLost
 from worker.bindings import Binding
 from worker.metrics import WorkerMetrics
 from worker.plotters import PlotterError, compute_frame
-from worker.sources.base import Message, Source, SourceError, SourceUnavailable
+from worker.sources.base import Message, Resumable, Source, SourceError, SourceUnavailable
+from worker.state_codec import CheckpointDecodeError, decode, encode
 from worker.workflows import Workflow, WorkflowError
 
 log = structlog.get_logger(__name__)
 
 Notify = Callable[[str, str], None]  # (level, message)
 SetStatus = Callable[..., bool]
+
+
+def definition_of(spec: JobSpec) -> str:
+    """What a checkpoint must match to be restored: workflow, source and params."""
+    return repr((str(spec.workflow), spec.source, sorted(spec.params.items())))
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What :meth:`JobRunner.restore` did: a phrase for the claim notification, and its level."""
+
+    phrase: str = ""
+    level: str = ""
 
 
 @dataclass
@@ -59,6 +81,8 @@ class JobRunner:
         metrics: WorkerMetrics,
         display_max: int,
         max_array_bytes: int,
+        checkpoints: CheckpointStore | None = None,
+        checkpoint_interval_ns: int = 5_000_000_000,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.lease = lease
@@ -80,6 +104,13 @@ class JobRunner:
         self._waiting = ""
         self._last_status_at = 0
         self.frames_published = 0
+        self._checkpoints = checkpoints
+        self._checkpoint_interval_ns = checkpoint_interval_ns
+        self._epoch = spec.reset_epoch
+        self._last_checkpoint_at = clock()
+        #: Data arrived (or a reset) since the last checkpoint.
+        self._unsaved = False
+        self.checkpoints_written = 0
 
     @property
     def job_id(self) -> str:
@@ -129,14 +160,24 @@ class JobRunner:
         return self._last_status_at > 0
 
     def stop(self) -> None:
-        """The job was stopped: layers keep their last frame and show STOPPED."""
+        """The job was stopped: layers keep their last frame and show STOPPED.
+
+        Its checkpoint is deleted: a job started again starts new sums from the
+        present, as before checkpoints existed (ADR 10)."""
+        if self._checkpoints is not None and not self._checkpoints.delete(
+            self.job_id, token=self.lease.token
+        ):
+            self._metrics.fenced_rejections.inc()
+            raise LeaseLost(f"lease of job {self.job_id!r} was lost")
         for slot in self._slots.values():
             self._transition(slot, Transition.JOB_STOPPED)
         self._status(state="stopped", error="")
         self.close()
 
     def hand_over(self) -> None:
-        """This worker leaves the job to another (shutdown or rebalancing)."""
+        """This worker leaves the job to another (shutdown or rebalancing): a final
+        checkpoint first, so the next holder continues without loss or replay."""
+        self.checkpoint()
         self._status(state="handed_over")
         self.close()
 
@@ -145,12 +186,107 @@ class JobRunner:
         if self._source is not None:
             self._source.close()
 
-    def reset(self) -> None:
+    def reset(self, epoch: int | None = None) -> None:
+        """Start the sums over; a new ``epoch`` is checkpointed at once, so no claim
+        can restore state from before the reset."""
+        if epoch is not None:
+            self._epoch = epoch
         if self._workflow is None:
             return
         self._workflow.reset()
         for slot in self._slots.values():
             slot.dirty = True
+        self._unsaved = True
+        self.checkpoint()
+
+    # --- checkpoints ---
+
+    @property
+    def _resumable(self) -> Resumable | None:
+        """The source, if it can checkpoint its position."""
+        source: object = self._source
+        return source if isinstance(source, Resumable) else None
+
+    def restore(self, checkpoint: Checkpoint | None) -> Restored:
+        """Continue from ``checkpoint`` (the job's latest, read on claim), if it fits.
+
+        A checkpoint of another reset epoch or definition is not restored (the job
+        starts fresh and says why); one that cannot be decoded fails the job with
+        an operator action, and the worker goes on.
+        """
+        if checkpoint is None or self._workflow is None or self._source is None:
+            return Restored()
+        if checkpoint.epoch != self._epoch:
+            return Restored("the job was reset since its last checkpoint, so it starts afresh")
+        if checkpoint.definition != definition_of(self.spec):
+            return Restored(
+                "its checkpoint belongs to an earlier definition (workflow, source or params), "
+                "which it does not fit, so it starts afresh",
+                "warning",
+            )
+        resumable = self._resumable
+        if resumable is None:
+            return Restored()
+        try:
+            self._workflow.restore(decode(checkpoint.state))
+            phrase = resumable.resume(checkpoint.position)
+        except (CheckpointDecodeError, KeyError, ValueError, TypeError, IndexError) as exc:
+            self.unrestorable(str(exc))
+            return Restored()
+        return Restored(f"{phrase}, nothing lost")
+
+    def unrestorable(self, reason: str) -> None:
+        """The job's checkpoint cannot be used: the job idles in ERROR until it is reset."""
+        log.warning("checkpoint unreadable", job=self.job_id, error=reason)
+        self.failure = (
+            f"The job's checkpoint cannot be restored ({reason}); reset the job to start it "
+            "from scratch."
+        )
+        if self._source is not None:
+            self._source.close()
+        self._source = None
+        self._workflow = None
+
+    def checkpoint(self) -> bool:
+        """Write state and position together if data arrived since the last; True if written."""
+        if (
+            self._checkpoints is None
+            or self._workflow is None
+            or not self._unsaved
+            or (resumable := self._resumable) is None
+        ):
+            return False
+        started = time.perf_counter()
+        try:
+            state = encode(self._workflow.snapshot())
+        except Exception:  # a codec bug must cost this checkpoint, not the worker
+            log.exception("checkpoint failed", job=self.job_id)
+            return False
+        written = self._checkpoints.write(
+            self.job_id,
+            token=self.lease.token,
+            epoch=self._epoch,
+            definition=definition_of(self.spec),
+            position=resumable.position(),
+            state=state,
+        )
+        if not written:
+            self._metrics.fenced_rejections.inc()
+            raise LeaseLost(f"lease of job {self.job_id!r} was lost")
+        self._unsaved = False
+        self._last_checkpoint_at = self._clock()
+        self.checkpoints_written += 1
+        log.debug(
+            "checkpoint written",
+            job=self.job_id,
+            bytes=len(state),
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return True
+
+    def _maybe_checkpoint(self) -> None:
+        if self._clock() - self._last_checkpoint_at >= self._checkpoint_interval_ns:
+            self.checkpoint()
 
     # --- data ---
 
@@ -163,6 +299,7 @@ class JobRunner:
             for message in messages:
                 self._check_size(message)
                 self._workflow.push(message)
+                self._unsaved = True
         except SourceUnavailable as exc:
             self._wait_for_source(str(exc))
             return 0
@@ -171,12 +308,19 @@ class JobRunner:
             return 0
         if self._waiting:
             self._source_back()
+        if (resumable := self._resumable) is not None and (skipped := resumable.take_skipped()):
+            self._notify(
+                "warning",
+                f"Job {self.job_id}: {skipped} messages no longer in Kafka were skipped "
+                "(retention dropped them before the job resumed).",
+            )
         if messages:
             self._metrics.messages.labels(source=self.spec.source).inc(len(messages))
             for slot in self._slots.values():
                 slot.dirty = True
             self._recover_job()
             self._maybe_status(last_data_at=messages[-1].end_ns)
+        self._maybe_checkpoint()
         viewed_now = set(viewed)
         published = 0
         outputs = None

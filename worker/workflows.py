@@ -31,6 +31,7 @@ import scipp as sc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from worker.sources.base import Message
+from worker.state_codec import State
 
 _SUMMABLE = (sc.DType.float64, sc.DType.float32, sc.DType.int64, sc.DType.int32, sc.DType.bool)
 
@@ -58,6 +59,16 @@ class Workflow(Protocol):
 
     def time_range(self, output: str) -> tuple[int, int] | None:
         """``(start_ns, end_ns)`` of the data behind ``output``, or None before data."""
+        ...
+
+    def snapshot(self) -> State:
+        """Everything pushed so far, as a checkpoint's state (copies nothing it need not)."""
+        ...
+
+    def restore(self, state: State) -> None:
+        """Continue from ``snapshot()``'s ``state``: same outputs, same future sums.
+
+        Raises ``KeyError``/``ValueError`` for a state of another workflow."""
         ...
 
 
@@ -164,6 +175,27 @@ class Latest:
         _known(output, ("latest",))
         return None if self._latest is None else (self._latest.start_ns, self._latest.end_ns)
 
+    def snapshot(self) -> State:
+        state = State()
+        self.snapshot_into(state, "latest")
+        return state
+
+    def snapshot_into(self, state: State, prefix: str) -> None:
+        if self._latest is not None:
+            latest = self._latest
+            state.put_data(prefix, latest.data)
+            state.meta[prefix + ".msg"] = [latest.source, latest.start_ns, latest.end_ns]
+
+    def restore(self, state: State) -> None:
+        self.restore_from(state, "latest")
+
+    def restore_from(self, state: State, prefix: str) -> None:
+        if prefix not in state.meta:
+            self._latest = None
+            return
+        source, start_ns, end_ns = state.meta[prefix + ".msg"]
+        self._latest = Message(str(source), state.get_data(prefix), int(start_ns), int(end_ns))
+
 
 class Cumulative:
     """The sum of every message since start or the last reset, and the latest message."""
@@ -198,6 +230,22 @@ class Cumulative:
         if _known(output, ("cumulative", "latest")) == "latest":
             return self._latest.time_range(output)
         return None if self._sum is None else (self._start_ns, self._end_ns)
+
+    def snapshot(self) -> State:
+        state = State()
+        self._latest.snapshot_into(state, "latest")
+        if self._sum is not None:
+            state.put_data("sum", self._sum)
+            state.meta["range"] = [self._start_ns, self._end_ns]
+        return state
+
+    def restore(self, state: State) -> None:
+        self._latest.restore_from(state, "latest")
+        if "sum" not in state.meta:
+            self._sum = None
+            return
+        self._sum = state.get_data("sum")
+        self._start_ns, self._end_ns = (int(v) for v in state.meta["range"])
 
 
 @dataclass
@@ -274,6 +322,33 @@ class Window:
             return None
         return min(b.start_ns for b in self._buckets), max(b.end_ns for b in self._buckets)
 
+    def snapshot(self) -> State:
+        state = State()
+        if self._template is None:
+            return state
+        state.put_data("template", self._template)
+        state.meta["window"] = {
+            "span_ns": self._span_ns,
+            "newest_end_ns": self._newest_end_ns,
+            "buckets": [[b.index, b.start_ns, b.end_ns] for b in self._buckets],
+        }
+        for i, bucket in enumerate(self._buckets):
+            state.arrays[f"bucket.{i}"] = bucket.values
+        return state
+
+    def restore(self, state: State) -> None:
+        self.reset()
+        if "template" not in state.meta:
+            return
+        window = state.meta["window"]
+        if int(window["span_ns"]) != self._span_ns:
+            raise ValueError("the checkpoint's window has another width")
+        self._template = state.get_data("template")
+        self._newest_end_ns = int(window["newest_end_ns"])
+        for i, (index, start_ns, end_ns) in enumerate(window["buckets"]):
+            values = state.arrays[f"bucket.{i}"]
+            self._buckets.append(_Bucket(int(index), int(start_ns), int(end_ns), values))
+
 
 class History:
     """0-D values along ``time`` in a ring of ``max_points``; the oldest are dropped first.
@@ -334,6 +409,28 @@ class History:
         order = self._order()
         stamps = self._times[order[[0, -1]]].astype(np.int64)
         return int(stamps[0]), int(stamps[1])
+
+    def snapshot(self) -> State:
+        state = State()
+        state.meta["history"] = {
+            "count": self._count,
+            "unit": None if self._unit is None else str(self._unit),
+            "name": self._name,
+        }
+        state.arrays["times"] = self._times.astype(np.int64)
+        state.arrays["values"] = self._values
+        return state
+
+    def restore(self, state: State) -> None:
+        history = state.meta["history"]
+        values = state.arrays["values"]
+        if values.shape != self._values.shape:
+            raise ValueError("the checkpoint's history keeps another number of points")
+        self._values = values.astype(np.float64)
+        self._times = state.arrays["times"].astype("datetime64[ns]")
+        self._count = int(history["count"])
+        self._unit = None if history["unit"] is None else sc.Unit(history["unit"])
+        self._name = str(history["name"])
 
     def _order(self) -> np.ndarray:
         """Ring slots from the oldest to the newest value."""

@@ -10,7 +10,7 @@ alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import scipp as sc
 
@@ -57,4 +57,24 @@ class Source(Protocol):
 
     def close(self) -> None:
         """Release what the source holds (connections, buffers); idempotent."""
+        ...
+
+
+@runtime_checkable
+class Resumable(Protocol):
+    """A source that can say where it is and continue from there (job checkpoints)."""
+
+    def position(self) -> dict[str, Any]:
+        """JSON-able position after the last message ``read`` returned."""
+        ...
+
+    def resume(self, position: dict[str, Any]) -> str:
+        """Continue right after ``position``; a phrase for the user ("resumed at message 12").
+
+        ``ValueError``/``KeyError`` if ``position`` is not one of this kind of source.
+        """
+        ...
+
+    def take_skipped(self) -> int:
+        """Messages the input no longer held after ``resume`` (retention), counted once."""
         ...

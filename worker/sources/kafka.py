@@ -3,9 +3,14 @@
 Each :class:`KafkaSource` owns one confluent-kafka consumer for its job and
 assigns itself every partition of its topic at the end; it joins no consumer
 group (ADR 4). The job's lease already makes it the only consumer of that job,
-so any worker can run any job, and moving a job moves its consumer: the new
-worker starts a fresh consumer at the latest offset. ``group.id`` is
-``<prefix>.<namespace>.<job id>`` for identification only; nothing is committed.
+so any worker can run any job. A new job starts at the latest offset; a job that
+moved resumes from its checkpoint (ADR 10): ``position`` is the offset of the
+last consumed message per partition, and ``resume`` assigns each partition at
+that offset + 1. When retention already dropped some of those messages, the
+consumer starts at the earliest kept one (``auto.offset.reset=earliest``, which
+only applies to such out-of-range offsets) and ``take_skipped`` reports how many
+were lost. ``group.id`` is ``<prefix>.<namespace>.<job id>`` for identification
+only; nothing is committed.
 
 The partitions are looked up on a short-lived named thread, so the compute
 thread never blocks on an unreachable broker. ``read`` (compute thread only)
@@ -25,6 +30,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Mapping
+from typing import Any
 
 import structlog
 from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
@@ -36,6 +42,7 @@ from worker.sources.ess_decode import DecodeError, decode_da00, decode_f144, sch
 from worker.sources.ess_decode import source_name_of as peek_source_name
 from worker.sources.kafka_health import KafkaHealth
 from worker.sources.kafka_mapping import KafkaEntry, KafkaMapping
+from worker.sources.kafka_offsets import OffsetTracker
 from worker.sources.throttle import LogThrottle, ThrottleFilter
 
 log = structlog.get_logger(__name__)
@@ -70,7 +77,9 @@ def consumer_config(
         "bootstrap.servers": bootstrap,
         "group.id": group_id,
         "enable.auto.commit": False,
-        "auto.offset.reset": "latest",
+        # Only used when a resumed offset is out of range (retention dropped it): start
+        # at the earliest message kept; new jobs are assigned at OFFSET_END explicitly.
+        "auto.offset.reset": "earliest",
         "logger": LIBRDKAFKA_LOG,
     }
 
@@ -107,6 +116,7 @@ class KafkaSource:
         self._deferred: SourceError | None = None
         self._assigned = False
         self._closed = False
+        self._tracker = OffsetTracker()
         # Written by the lookup thread, read by the compute thread (single assignments).
         self._partitions: list[int] | None = None
         self._lookup_problem = ""
@@ -134,7 +144,13 @@ class KafkaSource:
             raise error
         if not self._assigned and self._partitions is not None:
             topic = self._entry.topic
-            self._consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in self._partitions])
+            starts = {p: self._tracker.start_offset(p) for p in self._partitions}
+            self._consumer.assign(
+                [
+                    TopicPartition(topic, p, OFFSET_END if start is None else start)
+                    for p, start in starts.items()
+                ]
+            )
             self._assigned = True
             log.info("kafka consumer assigned", job=self._job_id, topic=topic)
         if not self._raw:
@@ -145,6 +161,7 @@ class KafkaSource:
         out: list[Message] = []
         while self._raw:
             raw = self._raw.popleft()
+            self._consumed(raw)
             try:
                 message = self._message(raw)
             except DecodeError as exc:
@@ -161,6 +178,48 @@ class KafkaSource:
                 "check the broker and LIVEGRID_KAFKA_BOOTSTRAP."
             )
         return out
+
+    def _consumed(self, raw: KafkaMessage) -> None:
+        """Track the position; count messages retention dropped before a resumed offset."""
+        if raw.error() is not None:
+            return
+        partition, offset = raw.partition(), raw.offset()
+        if partition is None or offset is None or offset < 0:
+            return
+        self._tracker.consumed(partition, offset)
+
+    def position(self) -> dict[str, Any]:
+        """``{"offsets": {partition: offset of the last consumed message}}``.
+
+        A partition that delivered nothing yet counts from the consumer's fetch
+        position, so messages produced to it during a move are not skipped either."""
+        offsets = dict(self._tracker.offsets)
+        if self._assigned and self._partitions and not self._closed:
+            missing = [p for p in self._partitions if p not in offsets]
+            if missing:
+                topic = self._entry.topic
+                try:
+                    fetched = self._consumer.position([TopicPartition(topic, p) for p in missing])
+                except KafkaException:
+                    fetched = []
+                for part in fetched:
+                    if part.offset >= 0:
+                        offsets[part.partition] = part.offset - 1
+        return {"offsets": {str(p): o for p, o in sorted(offsets.items())}}
+
+    def resume(self, position: dict[str, Any]) -> str:
+        """Assign each partition right after its checkpointed offset (call before ``read``)."""
+        offsets = {int(p): int(o) for p, o in dict(position["offsets"]).items()}
+        if self._assigned:
+            raise ValueError("a Kafka source resumes before its first read only")
+        self._tracker.resume(offsets)
+        if not offsets:
+            return "resumed at the latest offset"
+        where = ", ".join(f"partition {p} offset {o + 1}" for p, o in sorted(offsets.items()))
+        return f"resumed at {where}"
+
+    def take_skipped(self) -> int:
+        return self._tracker.take_skipped()
 
     def _message(self, raw: KafkaMessage) -> Message | None:
         """The message for this source, None for another source's or a broker notice."""
