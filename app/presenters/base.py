@@ -123,6 +123,10 @@ class LayerPresenter(ABC):
         """HoloViews plot options this layer sets on its whole plot when it is the base."""
         return aspect_opts(self.spec.params)
 
+    def decorate(self, figure: Any) -> None:
+        """Add what the layer needs on its plot's Bokeh figure once it is built (a legend)."""
+        return
+
     def widgets(self) -> list[Viewable]:
         """Per-session controls shown above the plot."""
         return []

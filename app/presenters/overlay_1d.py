@@ -45,10 +45,16 @@ class Overlay1DLayer(LayerPresenter):
 
     def _capture(self, plot: Any, element: Any) -> None:
         renderer = plot.handles.get("glyph_renderer")
-        figure = plot.handles.get("plot")
         if renderer is not None:
             renderer.glyph.line_color = field("color")
-            if figure is not None:
-                item = LegendItem(label=field("label"), renderers=[renderer])
-                figure.add_layout(Legend(items=[item], location="top_right"))
         super()._capture(plot, element)
+
+    def decorate(self, figure: Any) -> None:
+        """One legend entry per row, read from the ``label`` column by the browser."""
+        if self.renderer is None:
+            return
+        item = LegendItem(label=field("label"), renderers=[self.renderer])
+        if figure.legend:
+            figure.legend[0].items.append(item)
+        else:
+            figure.add_layout(Legend(items=[item], location="top_right"))

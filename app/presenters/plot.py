@@ -106,6 +106,8 @@ class PlotPresenter:
             figure.x_range = DataRange1d(renderers=renderers, range_padding=padding)
         figure.y_range = DataRange1d(renderers=renderers, range_padding=padding)
         self.figure = figure
+        for layer in self.layers.values():
+            layer.decorate(figure)
 
     def dispose(self) -> None:
         for layer in self.layers.values():
