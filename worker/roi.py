@@ -80,15 +80,17 @@ def _without_nan(values: np.ndarray) -> np.ndarray:
 def roi_spectra(cube: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """``(n_roi, ntof)``: for each ROI, the sum over its pixels per tof bin.
 
-    ``cube`` is ``(ny, nx, ntof)``, ``masks`` ``(n_roi, ny, nx)``. One matrix product
-    over all ROIs; pixels outside every mask cost one multiply by zero.
+    ``cube`` is ``(ny, nx, ntof)``, ``masks`` ``(n_roi, ny, nx)``. Only the pixels of
+    some ROI are read (gathered once), then one matrix product serves all ROIs.
     """
     ny, nx, ntof = cube.shape
     if masks.shape[1:] != (ny, nx):
         raise ValueError(f"masks of shape {masks.shape[1:]} do not fit a cube of {ny}x{nx} pixels")
-    pixels = _without_nan(np.asarray(cube, dtype=np.float64)).reshape(ny * nx, ntof)
-    weights = masks.reshape(masks.shape[0], ny * nx).astype(np.float64)
-    result: np.ndarray = weights @ pixels
+    flat_masks = masks.reshape(masks.shape[0], ny * nx)
+    used = flat_masks.any(axis=0)
+    pixels = np.asarray(cube, dtype=np.float64).reshape(ny * nx, ntof)[used]
+    weights = flat_masks[:, used].astype(np.float64)
+    result: np.ndarray = weights @ _without_nan(pixels)
     return result
 
 

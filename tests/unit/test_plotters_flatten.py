@@ -9,7 +9,9 @@ import pytest
 import scipp as sc
 
 from livegrid.codec import Frame, FrameKind, decode_frame, encode_frame
+from livegrid.workspace_file import default_template_path, load_workspace_file
 from worker.plotters import PlotterError, compute_frame
+from worker.sources.synthetic import SyntheticInstrument
 
 NOW = 1_700_000_000_000_000_000
 
@@ -112,3 +114,12 @@ def test_flatten_frame_survives_the_codec() -> None:
     back = decode_frame(encode_frame(frame))
     assert back.arrays["x_labels"].tolist() == frame.arrays["x_labels"].tolist()
     assert back.units["values"] == "counts"
+
+
+def test_the_default_workspace_flattens_the_synthetic_cube_tof_against_pixel() -> None:
+    layer = load_workspace_file(default_template_path()).layer("cube-flatten")
+    data = SyntheticInstrument(seed=1, clock=lambda: NOW).source("detector_cube").message(0).data
+    frame = frame_of(data, layer.params)
+    assert frame.arrays["values"].shape == (32, 512)  # tof x (64 x 64 pixels, rebinned by 8)
+    assert frame.arrays["x_labels"][0].startswith("y=")
+    assert frame.units["values"] == "counts"
