@@ -62,6 +62,11 @@ class Prepared:
     slices: tuple[ColumnData, ...] = ()
     slice_label: str = ""
     slice_values: tuple[str, ...] = ()
+    #: Logarithmic x axis (lines, overlay_1d, correlation 1-D).
+    log_x: bool = False
+    #: Each pixel's original coordinates along x and y (flatten), for the hover.
+    x_labels: tuple[str, ...] = ()
+    y_labels: tuple[str, ...] = ()
 
     @property
     def kind(self) -> FrameKind:
@@ -135,6 +140,10 @@ def empty_data(kind: FrameKind) -> ColumnData:
         FrameKind.RECTANGLES: ("left", "bottom", "right", "top"),
         FrameKind.VLINES: ("x",),
         FrameKind.HLINES: ("y",),
+        FrameKind.OVERLAY_1D: ("xs", "ys", "color", "label"),
+        FrameKind.FLATTEN: ("image", "x", "y", "dw", "dh"),
+        FrameKind.CORRELATION_1D: ("x", "y"),
+        FrameKind.CORRELATION_2D: ("image", "x", "y", "dw", "dh"),
     }[FrameKind(kind)]
     return {column: [] for column in columns}
 
@@ -192,17 +201,60 @@ def _prepare_slicer(frame: Frame) -> Prepared:
 def _prepare_lines(frame: Frame) -> Prepared:
     y = _array(frame, "values", ndim=1)
     x = _array(frame, "x", ndim=1, length=len(y))
-    log = _flag(frame, "log")
-    if log and bool(np.any(y <= 0)):
-        # A log axis cannot show zero or negative values: gaps instead of a broken line.
-        y = np.where(y > 0, y, np.nan)
+    log, log_x = _flag(frame, "log"), _flag(frame, "log_x")
+    y = _positive_or_nan(y) if log else y
+    if log_x and bool(np.any(x <= 0)):
+        # Points left of a log x axis's zero are dropped as gaps, like log y.
+        y = np.where(x > 0, y, np.nan)
     return Prepared(
         frame=frame,
         data={"x": _bokeh_ready(x), "y": _bokeh_ready(y)},
         log=log,
+        log_x=log_x,
         x_label=_label(frame, "x"),
         y_label=_label(frame, "values"),
     )
+
+
+def _positive_or_nan(values: np.ndarray) -> np.ndarray:
+    """A log axis cannot show zero or negative values: gaps instead of a broken line."""
+    return np.where(values > 0, values, np.nan) if bool(np.any(values <= 0)) else values
+
+
+def _prepare_overlay_1d(frame: Frame) -> Prepared:
+    values = _array(frame, "values", ndim=2)
+    rows, n = values.shape
+    x = _array(frame, "x", ndim=1, length=n)
+    names = _array(frame, "names", ndim=1, length=rows, kinds="U")
+    colours = frame.attrs.get("colours")
+    if not isinstance(colours, list) or len(colours) != rows:
+        raise FrameLayoutError(f"overlay_1d frame attr 'colours' should list {rows} colours")
+    log, log_x = _flag(frame, "log"), _flag(frame, "log_x")
+    shown = _positive_or_nan(values) if log else values
+    if log_x and bool(np.any(x <= 0)):
+        shown = np.where(x > 0, shown, np.nan)
+    xs = _bokeh_ready(x)
+    return Prepared(
+        frame=frame,
+        data={
+            "xs": [xs] * rows,
+            "ys": [_bokeh_ready(row) for row in shown],
+            "color": [str(c) for c in colours],
+            "label": names.tolist(),
+        },
+        log=log,
+        log_x=log_x,
+        x_label=_label(frame, "x"),
+        y_label=_label(frame, "values"),
+    )
+
+
+def _prepare_flatten(frame: Frame) -> Prepared:
+    prepared = _prepare_image(frame)
+    ny, nx = prepared.data["image"][0].shape
+    x_labels = _array(frame, "x_labels", ndim=1, length=nx, kinds="U")
+    y_labels = _array(frame, "y_labels", ndim=1, length=ny, kinds="U")
+    return replace(prepared, x_labels=tuple(x_labels.tolist()), y_labels=tuple(y_labels.tolist()))
 
 
 def _prepare_timeseries(frame: Frame) -> Prepared:
@@ -267,6 +319,10 @@ _PREPARERS: dict[FrameKind, Callable[[Frame], Prepared]] = {
     FrameKind.RECTANGLES: _prepare_rectangles,
     FrameKind.VLINES: _prepare_vlines,
     FrameKind.HLINES: _prepare_hlines,
+    FrameKind.OVERLAY_1D: _prepare_overlay_1d,
+    FrameKind.FLATTEN: _prepare_flatten,
+    FrameKind.CORRELATION_1D: _prepare_lines,
+    FrameKind.CORRELATION_2D: _prepare_image,
 }
 
 

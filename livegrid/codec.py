@@ -34,6 +34,10 @@ class FrameKind(StrEnum):
     RECTANGLES = "rectangles"
     VLINES = "vlines"
     HLINES = "hlines"
+    OVERLAY_1D = "overlay_1d"
+    FLATTEN = "flatten"
+    CORRELATION_1D = "correlation_histogram_1d"
+    CORRELATION_2D = "correlation_histogram_2d"
 
 
 class FrameDecodeError(ValueError):

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
-from typing import Any, Self, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -97,6 +97,52 @@ def _problem(kind: str, message: str, at: tuple[str | int, ...] = ()) -> Pydanti
     return PydanticCustomError(kind, message, {"at": at})
 
 
+Coordinate = Annotated[float, Field(allow_inf_nan=False)]
+
+#: The most ROIs a layer may ever allow (``Layer.max_rois`` is at most this).
+ROI_LIMIT = 64
+
+
+class RectangleROI(_Model):
+    """An axis-aligned rectangle in data coordinates; pixels whose centre lies inside or
+    on its edge belong to it. ``x0 == x1`` (or ``y0 == y1``) is allowed: a line."""
+
+    kind: Literal["rectangle"] = "rectangle"
+    x0: Coordinate
+    x1: Coordinate
+    y0: Coordinate
+    y1: Coordinate
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RectangleROI:
+        if self.x1 < self.x0 or self.y1 < self.y0:
+            raise ValueError(
+                f"a rectangle ROI needs x0 <= x1 and y0 <= y1, got x {self.x0}..{self.x1} "
+                f"and y {self.y0}..{self.y1}; swap the corners"
+            )
+        return self
+
+
+class PolygonROI(_Model):
+    """A polygon through the vertices ``(x[i], y[i])``, closed from the last to the first."""
+
+    kind: Literal["polygon"] = "polygon"
+    x: list[Coordinate] = Field(min_length=3, max_length=1000)
+    y: list[Coordinate] = Field(min_length=3, max_length=1000)
+
+    @model_validator(mode="after")
+    def _paired(self) -> PolygonROI:
+        if len(self.x) != len(self.y):
+            raise ValueError(
+                f"a polygon ROI needs one y per x, got {len(self.x)} x and {len(self.y)} y values"
+            )
+        return self
+
+
+#: A region of interest on an image layer, told apart by ``kind``.
+ROI = Annotated[RectangleROI | PolygonROI, Field(discriminator="kind")]
+
+
 class Layer(_Model):
     """One plot in a cell: a job's output drawn by a plotter, or a static overlay.
 
@@ -111,6 +157,12 @@ class Layer(_Model):
     plotter: Plotter
     params: dict[str, Any] = Field(default_factory=dict)
     title: str = ""
+    #: Further outputs of the same job a plotter combines with ``output``
+    #: (the correlation histograms' axes; ADR 0014).
+    inputs: list[str] = Field(default_factory=list, max_length=2)
+    #: Regions of interest drawn on this layer; ROI ``i`` has colour ``palette.colour_of(i)``.
+    rois: list[ROI] = Field(default_factory=list)
+    max_rois: int = Field(10, ge=0, le=ROI_LIMIT)
 
     @property
     def is_static(self) -> bool:
@@ -119,6 +171,33 @@ class Layer(_Model):
     def changed(self, **changes: Any) -> Layer:
         """A validated copy with ``changes`` and a new id, ready for ``replace_layer``."""
         return _revalidated(self, **{"id": _new_layer_id(), **changes})
+
+    def with_rois(self, rois: list[RectangleROI | PolygonROI]) -> Layer:
+        """A validated copy with ``rois``, keeping the id.
+
+        ROIs are not plotter settings: the layer's own frame does not depend on them
+        (the job's ROI outputs do), so sessions keep their presenter and only redraw
+        the outlines; ``ValueError`` (a pydantic ``ValidationError``) past ``max_rois``.
+        """
+        return _revalidated(self, rois=rois)
+
+    @model_validator(mode="after")
+    def _rois_within_limit(self) -> Layer:
+        if len(self.rois) > self.max_rois:
+            raise _problem(
+                "too_many_rois",
+                f"layer '{self.id}' allows at most {_plural(self.max_rois, 'ROI')}, "
+                f"and {len(self.rois)} were drawn; delete one first",
+                ("rois",),
+            )
+        if self.inputs and self.is_static:
+            raise _problem(
+                "static_layer_with_inputs",
+                f"plotter '{self.plotter}' draws a static overlay and takes no inputs; "
+                "remove 'inputs'",
+                ("inputs",),
+            )
+        return self
 
     @model_validator(mode="after")
     def _static_or_data(self) -> Layer:

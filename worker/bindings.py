@@ -17,6 +17,8 @@ class Binding:
     plotter: str
     title: str
     params: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+    #: Further outputs of the job the plotter combines with ``output`` (ADR 0014).
+    inputs: tuple[str, ...] = ()
 
 
 def bindings_of_job(workspace: Workspace, job_id: str) -> dict[str, Binding]:
@@ -30,5 +32,6 @@ def bindings_of_job(workspace: Workspace, job_id: str) -> dict[str, Binding]:
                 plotter=str(layer.plotter),
                 title=layer.title,
                 params=dict(layer.params),
+                inputs=tuple(layer.inputs),
             )
     return out

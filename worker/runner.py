@@ -18,7 +18,7 @@ reset epoch and definition (see :meth:`JobRunner.restore`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import scipp as sc
@@ -332,7 +332,8 @@ class JobRunner:
             data = outputs.get(slot.binding.output)
             if data is None:
                 continue  # no data for this output yet
-            published += self._publish(slot, data, self._workflow)
+            inputs = [outputs.get(name) for name in slot.binding.inputs]
+            published += self._publish(slot, data, self._workflow, inputs)
         return published
 
     def _check_size(self, message: Message) -> None:
@@ -343,7 +344,13 @@ class JobRunner:
                 f"{self._max_array_bytes / 2**20:.1f} MiB limit (LIVEGRID_MAX_ARRAY_BYTES)."
             )
 
-    def _publish(self, slot: _Slot, data: sc.DataArray, workflow: Workflow) -> int:
+    def _publish(
+        self,
+        slot: _Slot,
+        data: sc.DataArray,
+        workflow: Workflow,
+        inputs: Sequence[sc.DataArray | None] = (),
+    ) -> int:
         binding = slot.binding
         slot.dirty = False
         now = self._clock()
@@ -361,6 +368,7 @@ class JobRunner:
                 data_end=data_range[1] if data_range else None,
                 source=self.spec.source,
                 output=binding.output,
+                inputs=inputs,
             )
             payload = encode_frame(frame)
         except (PlotterError, FrameEncodeError, ValueError) as exc:

@@ -39,6 +39,7 @@ CAPTURED_HANDLES = (
     "xaxis",
     "yaxis",
     "table",
+    "hover",
 )
 
 Hook = Callable[[Any, Any], None]
@@ -76,6 +77,16 @@ def colour_opts(params: Mapping[str, Any]) -> dict[str, Any]:
     return {"color": colour} if colour else {}
 
 
+def aspect_opts(params: Mapping[str, Any]) -> dict[str, Any]:
+    """HoloViews plot options for the layer's ``aspect`` param: free, square or equal."""
+    aspect = params.get("aspect", "free")
+    if aspect == "square":
+        return {"aspect": "square"}
+    if aspect == "equal":
+        return {"data_aspect": 1}
+    return {}
+
+
 def dimension(name: str, label: str) -> hv.Dimension:
     """A HoloViews dimension whose ``name`` is the Bokeh column it becomes."""
     return hv.Dimension(name, label=label or name)
@@ -110,7 +121,11 @@ class LayerPresenter(ABC):
 
     def figure_opts(self) -> dict[str, Any]:
         """HoloViews plot options this layer sets on its whole plot when it is the base."""
-        return {}
+        return aspect_opts(self.spec.params)
+
+    def decorate(self, figure: Any) -> None:
+        """Add what the layer needs on its plot's Bokeh figure once it is built (a legend)."""
+        return
 
     def widgets(self) -> list[Viewable]:
         """Per-session controls shown above the plot."""

@@ -7,12 +7,13 @@ from typing import Any, ClassVar
 import holoviews as hv
 
 from app.prepare import Prepared
-from app.presenters.base import LayerPresenter, colour_opts, dimension
+from app.presenters.base import LayerPresenter, aspect_opts, colour_opts, dimension
 from livegrid.codec import FrameKind
 
 
 class LinesLayer(LayerPresenter):
-    """A curve. The base layer's ``log`` decides the y scale, which is structure."""
+    """A curve. The base layer's ``log`` decides the y scale, which is structure; its
+    ``log_x`` and ``aspect`` params the x scale and the plot's shape."""
 
     kinds: ClassVar[frozenset[FrameKind]] = frozenset({FrameKind.LINES})
 
@@ -20,7 +21,11 @@ class LinesLayer(LayerPresenter):
         return super().needs_rebuild(prepared) or (self.is_base and prepared.log != self._built_log)
 
     def figure_opts(self) -> dict[str, Any]:
-        return {"logy": self._built_log}
+        return {
+            **aspect_opts(self.spec.params),
+            "logy": self._built_log,
+            "logx": bool(self.spec.params.get("log_x")),
+        }
 
     def _element(self, prepared: Prepared | None) -> hv.Element:
         x_label, y_label = (prepared.x_label, prepared.y_label) if prepared else ("x", "y")

@@ -50,6 +50,10 @@ _PLOT_OF_KIND = {
     FrameKind.TIMESERIES: PlotType.TIME,
     FrameKind.BARS: PlotType.BARS,
     FrameKind.TABLE: PlotType.TABLE,
+    FrameKind.OVERLAY_1D: PlotType.XY,
+    FrameKind.FLATTEN: PlotType.RASTER,
+    FrameKind.CORRELATION_1D: PlotType.XY,
+    FrameKind.CORRELATION_2D: PlotType.RASTER,
 }
 
 #: Plot types where a second data layer of the same type is overlaid, not stacked.

@@ -22,8 +22,11 @@ from bokeh.models import DataRange1d, FactorRange
 
 from app.prepare import Prepared, is_overlay
 from app.presenters.base import LayerPresenter, weak_hook
+from app.presenters.correlation import Correlation1DLayer, Correlation2DLayer
+from app.presenters.flatten import FlattenLayer
 from app.presenters.image import ImageLayer
 from app.presenters.lines import LinesLayer
+from app.presenters.overlay_1d import Overlay1DLayer
 from app.presenters.overlays import HLinesLayer, RectanglesLayer, VLinesLayer
 from app.presenters.plan import LayerSpec, PlotGroup, PlotType, plan_cell
 from app.presenters.slicer import SlicerLayer
@@ -43,6 +46,10 @@ _LAYER_TYPES: dict[FrameKind, type[LayerPresenter]] = {
         RectanglesLayer,
         VLinesLayer,
         HLinesLayer,
+        Overlay1DLayer,
+        FlattenLayer,
+        Correlation1DLayer,
+        Correlation2DLayer,
     )
     for kind in cls.kinds
 }
@@ -99,6 +106,8 @@ class PlotPresenter:
             figure.x_range = DataRange1d(renderers=renderers, range_padding=padding)
         figure.y_range = DataRange1d(renderers=renderers, range_padding=padding)
         self.figure = figure
+        for layer in self.layers.values():
+            layer.decorate(figure)
 
     def dispose(self) -> None:
         for layer in self.layers.values():

@@ -65,7 +65,12 @@ def test_static_overlays_are_the_plotters_without_dimensionality() -> None:
 
 
 def test_plotter_defaults_come_from_their_params_model() -> None:
-    assert PLOTTERS["image"].defaults == {"log": False}
+    assert PLOTTERS["image"].defaults == {
+        "log": False,
+        "aspect": "free",
+        "clim": None,
+        "per_second": False,
+    }
     assert PLOTTERS["bars"].defaults == {}
 
 
@@ -74,10 +79,20 @@ def test_plotter_defaults_come_from_their_params_model() -> None:
     [
         (0, None, ["bars", "table"]),
         (1, ["tof"], ["lines", "bars", "table"]),
-        (1, ["time"], ["timeseries", "bars", "table"]),
-        (2, ["y", "x"], ["image"]),
-        (3, None, ["slicer"]),
-        (4, None, []),
+        (
+            1,
+            ["time"],
+            [
+                "timeseries",
+                "correlation_histogram_1d",
+                "correlation_histogram_2d",
+                "bars",
+                "table",
+            ],
+        ),
+        (2, ["y", "x"], ["image", "overlay_1d"]),
+        (3, None, ["slicer", "flatten"]),
+        (4, None, ["flatten"]),
     ],
 )
 def test_compatible_plotters_by_dimensionality(
@@ -372,7 +387,7 @@ def test_lines_frame_layout() -> None:
     assert set(frame.arrays) == {"x", "values"}
     assert frame.arrays["x"].dtype == frame.arrays["values"].dtype == np.float64
     assert frame.arrays["x"].shape == frame.arrays["values"].shape == (200,)
-    assert frame.attrs == {"log": False}
+    assert frame.attrs == {"log": False, "log_x": False}
     assert frame.labels == {"x": "tof", "values": "monitor_1"}
     assert frame.units == {"x": "µs", "values": "counts"}
 
@@ -386,7 +401,10 @@ def test_lines_x_are_the_midpoints_of_bin_edges() -> None:
 
 
 def test_lines_log_param_sets_the_log_attr() -> None:
-    assert frame_of("lines", synthetic("monitor_1"), {"log": True}).attrs == {"log": True}
+    assert frame_of("lines", synthetic("monitor_1"), {"log": True}).attrs == {
+        "log": True,
+        "log_x": False,
+    }
 
 
 def test_lines_up_to_four_times_display_max_are_sent_whole() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -239,6 +240,22 @@ def test_empty_data_has_the_columns_of_prepared_data(kind: FrameKind) -> None:
         ),
         FrameKind.VLINES: Frame(kind=FrameKind.VLINES, arrays={"x": np.ones(1)}),
         FrameKind.HLINES: Frame(kind=FrameKind.HLINES, arrays={"y": np.ones(1)}),
+        FrameKind.OVERLAY_1D: Frame(
+            kind=FrameKind.OVERLAY_1D,
+            arrays={"x": np.ones(2), "values": np.ones((1, 2)), "names": np.array(["a"])},
+            attrs={"colours": ["#000000"]},
+        ),
+        FrameKind.FLATTEN: replace(
+            image_frame(),
+            kind=FrameKind.FLATTEN,
+            arrays={
+                **image_frame().arrays,
+                "x_labels": np.array(["x"] * image_frame().arrays["x"].size),
+                "y_labels": np.array(["y"] * image_frame().arrays["y"].size),
+            },
+        ),
+        FrameKind.CORRELATION_1D: replace(lines_frame(), kind=FrameKind.CORRELATION_1D),
+        FrameKind.CORRELATION_2D: replace(image_frame(), kind=FrameKind.CORRELATION_2D),
     }
     assert set(empty_data(kind)) == set(prepare(frames[kind]).data)
 

@@ -239,12 +239,13 @@ def default_workspace() -> Workspace:
     return load_workspace_file(default_template_path())
 
 
-def test_default_template_has_the_four_demo_grids(default_workspace: Workspace) -> None:
+def test_default_template_has_the_five_demo_grids(default_workspace: Workspace) -> None:
     assert [(g.title, g.rows, g.cols) for g in default_workspace.grids] == [
         ("Detectors", 1, 2),
         ("Monitors", 1, 2),
         ("Logs", 1, 3),
         ("Cube", 1, 1),
+        ("Flattened cube", 1, 1),
     ]
 
 

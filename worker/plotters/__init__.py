@@ -2,8 +2,10 @@
 
 ``PLOTTERS`` names every plotter with the dimensionality it shows and its params
 model; :func:`compute_frame` checks the input, validates the params and fills in
-the frame's title and times. Static overlays (``ndim`` None) need no data; they
-are computed by :func:`livegrid.overlays.compute_overlay`, which replicas share.
+the frame's title and times. The correlation histograms also take the layer's
+``inputs`` (further outputs of the same job, ADR 0014). Static overlays (``ndim``
+None) need no data; they are computed by :func:`livegrid.overlays.compute_overlay`,
+which replicas share.
 """
 
 from __future__ import annotations
@@ -18,8 +20,18 @@ from pydantic import BaseModel, ValidationError
 
 from livegrid import overlays
 from livegrid.codec import Frame, FrameKind
-from worker.plotters import image, lines, slicer, timeseries, values
+from worker.plotters import (
+    correlation,
+    flatten,
+    image,
+    lines,
+    overlay,
+    slicer,
+    timeseries,
+    values,
+)
 from worker.plotters.errors import PlotterError, check_plottable
+from worker.plotters.options import per_second
 
 __all__ = [
     "PLOTTERS",
@@ -31,6 +43,11 @@ __all__ = [
 
 Compute = Callable[[sc.DataArray, Mapping[str, Any], int], Frame]
 """``(data, validated params, display_max) -> Frame`` without title or times."""
+
+MultiCompute = Callable[
+    [sc.DataArray, Sequence[sc.DataArray | None], Mapping[str, Any], int], Frame
+]
+"""``(data, inputs, validated params, display_max) -> Frame``: plotters of several series."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,10 @@ class PlotterSpec:
     compute: Compute | None
     #: The data must lie along a time coordinate (timeseries).
     needs_time: bool = False
+    #: How many further series (the layer's ``inputs``) it bins the data against.
+    inputs: int = 0
+    #: Compute of a plotter with ``inputs`` (``compute`` is then None).
+    compute_multi: MultiCompute | None = None
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -57,6 +78,25 @@ class PlotterSpec:
     @property
     def is_static(self) -> bool:
         return self.ndim is None
+
+
+def _correlation(
+    name: str, inputs: int, params: type[BaseModel], compute: MultiCompute
+) -> PlotterSpec:
+    kind = FrameKind(name)
+    against = "one other series" if inputs == 1 else "two other series (x, y)"
+    return PlotterSpec(
+        name,
+        kind,
+        1,
+        frozenset({1}),
+        params,
+        f"A time series summed in bins of {against}: the layer's inputs.",
+        None,
+        needs_time=True,
+        inputs=inputs,
+        compute_multi=compute,
+    )
 
 
 def _spec(
@@ -87,6 +127,21 @@ PLOTTERS: dict[str, PlotterSpec] = {
             slicer.compute,
         ),
         _spec(
+            FrameKind.OVERLAY_1D,
+            2,
+            overlay.OverlayParams,
+            "2-D data as one curve per row of its first dim (ROI spectra).",
+            overlay.compute,
+        ),
+        _spec(
+            FrameKind.FLATTEN,
+            3,
+            flatten.FlattenParams,
+            "3- to 6-D data flattened to an image; params choose the dims on each axis.",
+            flatten.compute,
+            also=frozenset({4, 5, 6}),
+        ),
+        _spec(
             FrameKind.TIMESERIES,
             1,
             timeseries.TimeseriesParams,
@@ -109,6 +164,18 @@ PLOTTERS: dict[str, PlotterSpec] = {
             "Single values as a table.",
             values.compute_table,
             also=frozenset({1}),
+        ),
+        _correlation(
+            "correlation_histogram_1d",
+            1,
+            correlation.Correlation1DParams,
+            correlation.compute_1d,
+        ),
+        _correlation(
+            "correlation_histogram_2d",
+            2,
+            correlation.Correlation2DParams,
+            correlation.compute_2d,
         ),
         *(
             PlotterSpec(
@@ -197,12 +264,14 @@ def compute_frame(
     data_end: int | None = None,
     source: str | None = None,
     output: str | None = None,
+    inputs: Sequence[sc.DataArray | None] = (),
 ) -> Frame:
     """The frame ``plotter_name`` makes of ``data`` (None for static overlays).
 
     Raises :class:`PlotterError` with a sentence for the user when the plotter is
     unknown, the params are invalid or the data does not fit the plotter.
     ``source`` and ``output`` name the data in those sentences (default: its name).
+    ``inputs`` are the further series of a correlation histogram (None: no data yet).
     """
     spec = PLOTTERS.get(plotter_name)
     if spec is None:
@@ -211,7 +280,7 @@ def compute_frame(
         )
     if display_max < 1:
         raise ValueError(f"display_max must be at least 1, not {display_max}")
-    if spec.compute is None:
+    if spec.is_static:
         try:
             return overlays.compute_overlay(spec.kind, params, now_ns, title=title)
         except ValueError as exc:
@@ -221,7 +290,17 @@ def compute_frame(
     origin = _origin(data, source, output)
     _check_ndim(spec, data, origin)
     check_plottable(data, spec.name, origin)
-    frame = spec.compute(data, _params(spec, params), display_max)
+    checked = _params(spec, params)
+    if checked.get("per_second") and spec.inputs == 0:
+        data = per_second(data, data_start, data_end, spec.name)
+    if spec.compute_multi is not None:
+        for k, extra in enumerate(inputs):
+            if extra is not None:
+                check_plottable(extra, spec.name, f"input {k + 1}")
+        frame = spec.compute_multi(data, inputs, checked, display_max)
+    else:
+        assert spec.compute is not None
+        frame = spec.compute(data, checked, display_max)
     return dataclasses.replace(
         frame,
         title=title or data.name or spec.name,

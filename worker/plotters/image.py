@@ -1,7 +1,8 @@
 """The image plotter (2-D data), and the axis, rebinning and colour-limit rules it shares.
 
 Frame layout: arrays ``x`` (nx centres), ``y`` (ny centres), ``values`` (ny, nx)
-float32; attrs ``clim`` [lo, hi], ``log``, ``x_edges`` and ``y_edges`` [first, last].
+float32; attrs ``clim`` [lo, hi] (the ``clim`` param if set), ``log``, ``x_edges``
+and ``y_edges`` [first, last].
 The first dim is ``y``, the second ``x``.
 
 Rebinning: each edge longer than ``display_max`` is cut into blocks of ``f`` pixels
@@ -26,15 +27,15 @@ import scipp as sc
 from livegrid.codec import Frame, FrameKind
 from worker.plotters.errors import (
     COORD_DTYPES,
-    LogScaleParams,
     PlotterError,
     float_values,
     unit_str,
 )
+from worker.plotters.options import RateOptions
 
 
-class ImageParams(LogScaleParams):
-    """``log``: logarithmic colour scale."""
+class ImageParams(RateOptions):
+    """``log``: logarithmic colour scale; ``clim``, ``aspect``, ``per_second`` (see options)."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,12 @@ def colour_limits(values: np.ndarray, *, log: bool) -> list[float]:
     return [lo, hi]
 
 
+def manual_or_auto(params: Mapping[str, Any], values: np.ndarray, *, log: bool) -> list[float]:
+    """The ``clim`` param if set, else the limits of ``values``."""
+    clim = params.get("clim")
+    return list(clim) if clim is not None else colour_limits(values, log=log)
+
+
 def reduce_as_unit(
     values: np.ndarray, unit: sc.Unit | None, factors: tuple[int, ...]
 ) -> np.ndarray:
@@ -191,7 +198,7 @@ def compute(data: sc.DataArray, params: Mapping[str, Any], display_max: int) -> 
         units={"x": x.unit, "y": y.unit, "values": unit_str(data.unit)},
         arrays={"x": x.centres, "y": y.centres, "values": values},
         attrs={
-            "clim": colour_limits(values, log=log),
+            "clim": manual_or_auto(params, values, log=log),
             "log": log,
             "x_edges": x.extent,
             "y_edges": y.extent,

@@ -1,7 +1,7 @@
 """The lines plotter (1-D data), and the extremes-keeping downsampling it shares.
 
 Frame layout: arrays ``x`` (n centres; midpoints of bin edges) and ``values`` (n)
-float64; attrs ``log`` (logarithmic y). Data longer than ``4 * display_max`` is
+float64; attrs ``log`` (logarithmic y) and ``log_x``. Data longer than ``4 * display_max`` is
 downsampled to at most ``4 * display_max`` points: the minimum and maximum of each
 of ``2 * display_max`` buckets, in order, so peaks and dips survive.
 """
@@ -15,12 +15,13 @@ import numpy as np
 import scipp as sc
 
 from livegrid.codec import Frame, FrameKind
-from worker.plotters.errors import LogScaleParams, float_values, unit_str
+from worker.plotters.errors import float_values, unit_str
 from worker.plotters.image import axis_of
+from worker.plotters.options import CurveOptions
 
 
-class LinesParams(LogScaleParams):
-    """``log``: logarithmic y axis."""
+class LinesParams(CurveOptions):
+    """``log``: logarithmic y axis; ``log_x``, ``aspect``, ``per_second`` (see options)."""
 
 
 def extreme_indices(values: np.ndarray, max_points: int) -> np.ndarray:
@@ -54,5 +55,5 @@ def compute(data: sc.DataArray, params: Mapping[str, Any], display_max: int) -> 
         labels={"x": dim, "values": data.name or "values"},
         units={"x": axis.unit, "values": unit_str(data.unit)},
         arrays={"x": axis.centres[keep], "values": values[keep]},
-        attrs={"log": bool(params["log"])},
+        attrs={"log": bool(params["log"]), "log_x": bool(params["log_x"])},
     )

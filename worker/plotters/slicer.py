@@ -16,21 +16,22 @@ import numpy as np
 import scipp as sc
 
 from livegrid.codec import Frame, FrameKind
-from worker.plotters.errors import LogScaleParams, float_values, unit_str
+from worker.plotters.errors import float_values, unit_str
 from worker.plotters.image import (
     axis_of,
-    colour_limits,
+    manual_or_auto,
     rebin_axis,
     rebin_factor,
     reduce_as_unit,
 )
+from worker.plotters.options import RateOptions
 
 #: The most values a slicer frame holds (16 MiB of float32).
 MAX_SLICER_VALUES = 2**22
 
 
-class SlicerParams(LogScaleParams):
-    """``log``: logarithmic colour scale."""
+class SlicerParams(RateOptions):
+    """``log``: logarithmic colour scale; ``clim``, ``aspect``, ``per_second`` (see options)."""
 
 
 def compute(data: sc.DataArray, params: Mapping[str, Any], display_max: int) -> Frame:
@@ -49,7 +50,7 @@ def compute(data: sc.DataArray, params: Mapping[str, Any], display_max: int) -> 
         units={"x": x.unit, "y": y.unit, "z": z.unit, "values": unit_str(data.unit)},
         arrays={"values": values, "x": x.centres, "y": y.centres, "z": z.centres},
         attrs={
-            "clim": colour_limits(values, log=log),
+            "clim": manual_or_auto(params, values, log=log),
             "log": log,
             "slice_dim": z.dim,
             "x_edges": x.extent,
