@@ -25,7 +25,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from html import escape
 from typing import Any
 
 import panel as pn
@@ -37,6 +36,7 @@ from app import notification_cursor
 from app.actions import Actions
 from app.beacon import Beacon
 from app.feed import Feed
+from app.html import escape_text
 from app.layout import plan_workspace
 from app.metrics import ReplicaMetrics
 from app.notification_cursor import CursorStep, NotificationCursor
@@ -60,6 +60,14 @@ _CSS = """
 .lg-banner { padding: 4px 10px; border-radius: 4px; }
 .lg-banner[data-state="reconnecting"] { background: #fff3bf; color: #5c4400; }
 """
+
+
+def header_html(user: str, replica_id: str) -> str:
+    """The page header: who this tab's user is and which replica serves it."""
+    return (
+        f'<b>livegrid</b> &middot; <span data-testid="user">{escape_text(user)}</span> '
+        f'&middot; replica <span data-testid="replica">{escape_text(replica_id)}</span>'
+    )
 
 
 class Session:
@@ -124,11 +132,7 @@ class Session:
         )
         self._beacon.param.watch(self._on_tab_id, "tab_id")
         self._beacon.param.watch(self._on_visible, "visible")
-        header = pn.pane.HTML(
-            f'<b>livegrid</b> &middot; <span data-testid="user">{escape(user)}</span> '
-            f'&middot; replica <span data-testid="replica">{view.replica_id}</span>',
-            sizing_mode="stretch_width",
-        )
+        header = pn.pane.HTML(header_html(user, view.replica_id), sizing_mode="stretch_width")
         self.panel = pn.Column(
             pn.Row(header, self._beacon, sizing_mode="stretch_width"),
             self._banner,
@@ -286,13 +290,16 @@ class Session:
         self._metrics.notifications_shown.inc()
 
     def toast(self, level: Level, message: str) -> None:
-        """Show ``message`` in this session only."""
+        """Show ``message`` (plain text) in this session only.
+
+        Notyf sets a toast's message as ``innerHTML``: the text is escaped here, once.
+        """
         if self._notifications is None:
             log.info("toast", session=self.id, level=level.value, message=message)
             return
         kind = {Level.SUCCESS: "success", Level.WARNING: "warning", Level.ERROR: "error"}
         self._notifications.send(
-            message, duration=_TOAST_MS.get(level, 4000), type=kind.get(level, "info")
+            escape_text(message), duration=_TOAST_MS.get(level, 4000), type=kind.get(level, "info")
         )
 
     # --- cursor resume across reconnects --------------------------------------------------
@@ -333,7 +340,7 @@ class Session:
     def _show_connection(self, view: ReplicaView) -> None:
         self._connected = view.connected
         state, text = ("connected", "") if view.connected else ("reconnecting", view.problem)
-        message = f"Reconnecting to Redis… {escape(text)}" if text else ""
+        message = f"Reconnecting to Redis… {escape_text(text)}" if text else ""
         self._banner.object = (
             f'<div class="lg-banner" data-testid="redis-status" data-state="{state}">'
             f"{message}</div>"

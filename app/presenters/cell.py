@@ -14,10 +14,10 @@ the freshness text ``data-testid="freshness-<row>-<col>"``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from html import escape
 
 import panel as pn
 
+from app.html import escape_text
 from app.prepare import Prepared, is_overlay
 from app.presenters.base import check_kind
 from app.presenters.plan import LayerSpec
@@ -230,7 +230,7 @@ class CellView:
         badges = "".join(self._badge_html(spec) for spec in self._layers.values())
         return (
             f'<div class="lg-cell-header" data-testid="cell-{self.row}-{self.col}">'
-            f'<span class="lg-cell-title">{escape(self.title)}</span>{badges}</div>'
+            f'<span class="lg-cell-title">{escape_text(self.title)}</span>{badges}</div>'
         )
 
     def _badge_html(self, spec: LayerSpec) -> str:
@@ -240,8 +240,8 @@ class CellView:
         if len(self._layers) > 1 and spec.title:
             text = f"{spec.title}: {text}"
         return (
-            f'<span class="lg-badge" data-testid="layer-state-{escape(spec.layer_id)}" '
-            f'data-state="{state.value}" title="{escape(full)}">{escape(text)}</span>'
+            f'<span class="lg-badge" data-testid="layer-state-{escape_text(spec.layer_id)}" '
+            f'data-state="{state.value}" title="{escape_text(full)}">{escape_text(text)}</span>'
         )
 
     def _freshness_html(self, text: str) -> str:

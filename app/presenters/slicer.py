@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import panel as pn
 from panel.viewable import Viewable
 
+from app.html import widget_title
 from app.prepare import ColumnData, Prepared
 from app.presenters.image import ImageLayer
 from app.presenters.plan import LayerSpec
@@ -29,7 +30,11 @@ class SlicerLayer(ImageLayer):
         self._index = 0
         self._syncing = False
         self.slider = pn.widgets.IntSlider(
-            label=spec.title or "slice", start=0, end=1, value=0, sizing_mode="stretch_width"
+            label=widget_title(spec.title or "slice"),
+            start=0,
+            end=1,
+            value=0,
+            sizing_mode="stretch_width",
         )
         if prepared is not None:
             self._sync_slider(prepared)
@@ -73,7 +78,7 @@ class SlicerLayer(ImageLayer):
             "end": max(count - 1, 1),
             "value": self._index,
             "disabled": count < 2,
-            "label": f"{prepared.slice_label} = {prepared.slice_values[self._index]}",
+            "label": widget_title(f"{prepared.slice_label} = {prepared.slice_values[self._index]}"),
         }
         changed = {k: v for k, v in wanted.items() if getattr(self.slider, k) != v}
         if changed:

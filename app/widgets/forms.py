@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from html import escape
 from typing import Any
 
 import panel as pn
+
+from app.html import escape_text
 
 TABLE_CSS = """
 .lg-table { border-collapse: collapse; font-size: 0.85em; width: 100%; }
@@ -99,19 +100,23 @@ def html_table(
 
     A cell of a column named ``error`` gets the class ``lg-error``.
     """
-    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    head = "".join(f"<th>{escape_text(c)}</th>" for c in columns)
     body = []
     for attributes, cells in rows:
-        attrs = "".join(f' data-{k}="{escape(v)}"' for k, v in attributes.items())
+        attrs = "".join(f' data-{k}="{escape_text(v)}"' for k, v in attributes.items())
         tds = "".join(
-            f'<td class="lg-error">{escape(v)}</td>' if c == "error" else f"<td>{escape(v)}</td>"
+            f'<td class="lg-error">{escape_text(v)}</td>'
+            if c == "error"
+            else f"<td>{escape_text(v)}</td>"
             for c, v in zip(columns, cells, strict=True)
         )
         body.append(f"<tr{attrs}>{tds}</tr>")
     if not body:
-        body.append(f'<tr><td class="lg-empty" colspan="{len(columns)}">{escape(empty)}</td></tr>')
+        body.append(
+            f'<tr><td class="lg-empty" colspan="{len(columns)}">{escape_text(empty)}</td></tr>'
+        )
     return (
-        f'<table class="lg-table" data-testid="{escape(testid)}">'
+        f'<table class="lg-table" data-testid="{escape_text(testid)}">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
 
@@ -126,4 +131,4 @@ def assign_if_changed(pane: pn.pane.HTML, html: str) -> None:
 
 
 def heading(text: str) -> pn.pane.HTML:
-    return pn.pane.HTML(f"<h3>{escape(text)}</h3>", margin=(10, 10, 0, 10))
+    return pn.pane.HTML(f"<h3>{escape_text(text)}</h3>", margin=(10, 10, 0, 10))

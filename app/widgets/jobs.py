@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from html import escape
 
 import panel as pn
 
 from app.actions import Actions
+from app.html import escape_text
 from app.view import ReplicaView
 from app.widgets.forms import (
     assign_if_changed,
@@ -152,6 +152,6 @@ def _describe(description: str, schema: dict[str, object]) -> str:
     if isinstance(properties, dict):
         for name, spec in properties.items():
             help_text = spec.get("description", "") if isinstance(spec, dict) else ""
-            items.append(f"<li><code>{escape(name)}</code>: {escape(str(help_text))}</li>")
+            items.append(f"<li><code>{escape_text(name)}</code>: {escape_text(help_text)}</li>")
     params = f"<ul>{''.join(items)}</ul>" if items else " It takes no params."
-    return f'<div class="lg-workflow-about">{escape(description)}{params}</div>'
+    return f'<div class="lg-workflow-about">{escape_text(description)}{params}</div>'

@@ -12,11 +12,11 @@ Stable hooks: the root has the CSS class ``lg-manage``; buttons "Add grid",
 from __future__ import annotations
 
 from collections.abc import Mapping
-from html import escape
 
 import panel as pn
 
 from app.actions import Actions
+from app.html import escape_text
 from app.view import ReplicaView
 from app.widgets.forms import (
     NONE,
@@ -134,7 +134,7 @@ class ManageTab:
         new_catalogue = not (view.catalogue is self._catalogue or view.catalogue == self._catalogue)
         if new_config:
             self._version, self._workspace = view.config_version, view.workspace
-            by = f", last changed by {escape(view.config_user)}" if view.config_user else ""
+            by = f", last changed by {escape_text(view.config_user)}" if view.config_user else ""
             shown = f"Workspace version {self._version}{by}"
             html = f'<span data-testid="lg-config-version">{shown}</span>'
             assign_if_changed(self._shown, html)
