@@ -30,6 +30,7 @@ import structlog
 from bokeh.document import Document
 
 from app.actions import Actions
+from app.auth.roles import Identity
 from app.beacon import Beacon
 from app.feed import Feed
 from app.grid_view import GridView
@@ -131,6 +132,7 @@ class Session:
         self._beacon.param.watch(self._on_visible, "visible")
         header = pn.pane.HTML(
             f'<b>livegrid</b> &middot; <span data-testid="user">{escape(user)}</span> '
+            f"{_signed_in_html(self.actions.identity)}"
             f'&middot; replica <span data-testid="replica">{view.replica_id}</span>',
             sizing_mode="stretch_width",
         )
@@ -492,3 +494,17 @@ class Session:
             "frames_skipped": grid.skipped if grid else 0,
             "presents_deferred": self.deferred,
         }
+
+
+def _signed_in_html(identity: Identity) -> str:
+    """Who is signed in with which role, or that nobody is (sign-in off)."""
+    if not identity.signed_in:
+        text = "not signed in: everyone is an operator"
+    else:
+        text = f"signed in as {escape(identity.user)}, role {identity.role.label}"
+    return (
+        f'<span data-testid="role" data-role="{identity.role.label}">({text})</span> '
+        '<a href="/logout" data-testid="logout">sign out</a> '
+        if identity.signed_in
+        else f'<span data-testid="role" data-role="{identity.role.label}">({text})</span> '
+    )
