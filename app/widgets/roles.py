@@ -5,6 +5,8 @@ Only the look: ``Actions`` refuses the change on the server whatever the browser
 
 from __future__ import annotations
 
+from html import escape
+
 import panel as pn
 
 from app.actions import Actions
@@ -14,7 +16,8 @@ from app.auth.roles import Permission
 def disable_unless(actions: Actions, permission: Permission, *buttons: pn.widgets.Button) -> None:
     if actions.may(permission):
         return
-    reason = actions.identity.refusal(permission)
+    # Panel renders a description as Markdown into HTML: the user name in it stays text.
+    reason = escape(actions.identity.refusal(permission))
     for button in buttons:
         button.disabled = True
         button.description = reason

@@ -143,8 +143,15 @@ def test_basic_auth_refuses_a_wrong_password_and_signs_in_with_the_right_one(
     assert status == 302 and headers["Location"] == "/"
     cookie = headers["Set-Cookie"].split(";")[0]
     assert cookie.startswith("livegrid_user=")
-    status, _, page = _get(replica.url + "/", {"Cookie": cookie})
+    status, _, page = _get(replica.url + "/?user=mallory", {"Cookie": cookie})
     assert status == 200 and "bokeh" in page.lower()
+    # The page load opened a session: it is vera's, ?user= is ignored with sign-in on.
+    opened = [
+        json.loads(line)
+        for line in replica.log_path.read_text().splitlines()
+        if '"session opened"' in line
+    ]
+    assert [(e["user"], e["role"]) for e in opened] == [("vera", "viewer")]
 
     # Probes and metrics stay open; /debug/* is for admins only.
     assert _get(replica.url + "/healthz")[0] == 200
@@ -154,7 +161,7 @@ def test_basic_auth_refuses_a_wrong_password_and_signs_in_with_the_right_one(
     assert _get(replica.url + "/debug/sessions", _basic("otto", "otto-pw"))[0] == 403
     assert _get(replica.url + "/debug/sessions", _basic("ada", "ada-pw"))[0] == 200
 
-    # A session opened with the cookie is vera's, a viewer, whatever ?user= would say.
+    # A websocket session opened with the cookie is vera's, a viewer.
     value = cookie.split("=", 1)[1].strip('"')  # as Tornado parses it from the Cookie header
     (session,) = probes.open(
         replica.url,
