@@ -8,7 +8,8 @@ definition is refused too. Each method returns whether the change was applied an
 otherwise tells the user why with a toast in their session only.
 
 Called from button handlers on the session's IOLoop; these are the only Redis calls
-the widgets make.
+the widgets make. Every method first checks the session's role (``app.auth.roles``):
+a refused change is told in a toast and writes nothing, whatever the browser sent.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import redis
 from pydantic import ValidationError
 
+from app.auth.roles import Identity, Permission, Role
 from livegrid.models import (
     ID_PATTERN,
     Desired,
@@ -72,11 +74,31 @@ def _definition(spec: JobSpec) -> tuple[str, str, dict[str, Any]]:
 class Actions:
     """One session's edits, written as ``user``; failures become toasts through ``toast``."""
 
-    def __init__(self, config: ConfigStore, jobs: JobStore, *, user: str, toast: Toast) -> None:
+    def __init__(
+        self,
+        config: ConfigStore,
+        jobs: JobStore,
+        *,
+        user: str,
+        toast: Toast,
+        identity: Identity | None = None,
+    ) -> None:
         self._config = config
         self._jobs = jobs
         self.user = user
         self.toast = toast
+        #: Who acts; without sign-in everyone is an operator.
+        self.identity = identity or Identity(user, Role.OPERATOR, signed_in=False)
+
+    def may(self, permission: Permission) -> bool:
+        return self.identity.may(permission)
+
+    def _refused(self, permission: Permission) -> bool:
+        """True (after a toast) when this session's role may not do it."""
+        if self.identity.may(permission):
+            return False
+        self.toast(Level.WARNING, self.identity.refusal(permission))
+        return True
 
     def invalid(self, what: str, error: Exception) -> bool:
         """Tell the user that ``what`` (e.g. "The grid was not added") failed; False."""
@@ -90,6 +112,8 @@ class Actions:
     ) -> bool:
         """Add a grid whose id is made from ``title``; an existing id is refused, not replaced."""
         failed = "The grid was not added"
+        if self._refused(Permission.EDIT_WORKSPACE):
+            return False
         if not re.search(r"[a-z0-9]", title.lower()):
             reason = "give it a title with a letter (a to z) or a digit, for its id"
             return self.invalid(failed, ValueError(reason))
@@ -158,6 +182,8 @@ class Actions:
     def _edit(
         self, expected_version: int, failed: str, edit: Callable[[], tuple[Workspace, str]]
     ) -> bool:
+        if self._refused(Permission.EDIT_WORKSPACE):
+            return False
         try:
             edited, change = edit()
         except (ValueError, NotInWorkspaceError) as error:  # ValidationError is a ValueError
@@ -195,6 +221,8 @@ class Actions:
     ) -> bool:
         """Create the job, or set it running again if it exists with this definition."""
         failed = f"Job '{job_id}' was not started" if job_id else "The job was not started"
+        if self._refused(Permission.RUN_JOBS):
+            return False
         if not job_id:
             return self.invalid(failed, ValueError("give it an id"))
         try:
@@ -249,6 +277,8 @@ class Actions:
         return self._command(job_id, self._jobs.reset)
 
     def _command(self, job_id: str, command: Callable[..., JobSpec]) -> bool:
+        if self._refused(Permission.RUN_JOBS):
+            return False
         try:
             command(job_id, user=self.user)
         except JobCommandError as error:  # its message is a sentence for the user

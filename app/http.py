@@ -5,7 +5,8 @@ and the feed running, else 503 with the reason (load balancers stop sending new
 sessions). ``/metrics``: Prometheus. ``/debug/sessions`` and ``/debug/feed`` (only
 when enabled): what each session showed and the feed fetched, for tests and
 troubleshooting; ``/debug/process``: live sessions, Panel's registered views and
-RSS, which must fall back when sessions close.
+RSS, which must fall back when sessions close. With sign-in on, ``/debug/*`` answers
+403 to anyone but an admin (and stays off with OIDC); the probes stay open.
 """
 
 from __future__ import annotations
@@ -51,11 +52,20 @@ class MetricsHandler(RequestHandler):
         self.finish(generate_latest(self._registry))
 
 
-class JsonHandler(RequestHandler):
-    def initialize(self, describe: Callable[[], Any]) -> None:
+class JsonHandler(_Plain):
+    def initialize(
+        self,
+        describe: Callable[[], Any],
+        refusal: Callable[[RequestHandler], str | None] | None = None,
+    ) -> None:
         self._describe = describe
+        self._refusal = refusal
 
     def get(self) -> None:
+        refused = self._refusal(self) if self._refusal is not None else None
+        if refused:
+            self._plain(403, refused)
+            return
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
         self.finish(json.dumps(self._describe()))
@@ -68,16 +78,32 @@ def routes(
     describe_sessions: Callable[[], list[dict[str, Any]]] | None,
     describe_feed: Callable[[], dict[str, Any]] | None = None,
     describe_process: Callable[[], dict[str, Any]] | None = None,
+    debug_refusal: Callable[[RequestHandler], str | None] | None = None,
 ) -> list[Route]:
+    """``debug_refusal`` (with sign-in on) tells why a request may not read ``/debug/*``."""
     out: list[Route] = [
         (r"/healthz", HealthHandler, {}),
         (r"/readyz", ReadyHandler, {"problem": problem}),
         (r"/metrics", MetricsHandler, {"registry": registry}),
     ]
     if describe_sessions is not None:
-        out.append((r"/debug/sessions", JsonHandler, {"describe": describe_sessions}))
+        out.append(
+            (
+                r"/debug/sessions",
+                JsonHandler,
+                {"describe": describe_sessions, "refusal": debug_refusal},
+            )
+        )
     if describe_feed is not None:
-        out.append((r"/debug/feed", JsonHandler, {"describe": describe_feed}))
+        out.append(
+            (r"/debug/feed", JsonHandler, {"describe": describe_feed, "refusal": debug_refusal})
+        )
     if describe_process is not None:
-        out.append((r"/debug/process", JsonHandler, {"describe": describe_process}))
+        out.append(
+            (
+                r"/debug/process",
+                JsonHandler,
+                {"describe": describe_process, "refusal": debug_refusal},
+            )
+        )
     return out

@@ -22,6 +22,8 @@ import panel as pn
 import structlog
 
 from app.actions import Actions
+from app.auth.providers import SignIn, build_sign_in
+from app.auth.roles import Identity, Permission
 from app.backlog import pending_bytes
 from app.beacon import RECONNECTING
 from app.feed import Feed
@@ -45,8 +47,9 @@ MIN_WEBSOCKET_PING_S = 5.0
 class Replica:
     """The replica's long-lived objects and its registry of live sessions."""
 
-    def __init__(self, settings: Settings, *, port: int) -> None:
+    def __init__(self, settings: Settings, *, port: int, sign_in: SignIn | None = None) -> None:
         self.settings = settings
+        self.sign_in = sign_in or SignIn()
         self.id = f"{socket.gethostname()}-{os.getpid()}"
         self.keys = Keyspace(settings.namespace)
         self.metrics = ReplicaMetrics()
@@ -89,12 +92,26 @@ class Replica:
         assert doc is not None, "Panel calls the app inside a session"
         context: Any = doc.session_context
         session_id = context.id
-        user = _user(context, session_id)
+        identity: Identity | None = None
+        if self.sign_in.mode != "none":
+            request = getattr(context, "request", None)
+            identity = self.sign_in.identify(
+                getattr(request, "headers", {}) or {}, getattr(request, "cookies", {}) or {}
+            )
+            if identity is None:  # Bokeh let the request in, but it names nobody we know
+                log.warning("session refused: no identity", session=session_id)
+                return pn.pane.HTML(
+                    '<p data-testid="not-signed-in">Not signed in: <a href="/login">sign in</a> '
+                    "to use the dashboard.</p>"
+                )
+            user = identity.user  # ?user= is ignored when sign-in is on
+        else:
+            user = _user(context, session_id)
         config = ConfigStore(self.client, self.keys)
         jobs = JobStore(self.client, self.keys)
 
         def actions(toast: Any) -> Actions:
-            return Actions(config, jobs, user=user, toast=toast)
+            return Actions(config, jobs, user=user, toast=toast, identity=identity)
 
         session = Session(
             session_id=session_id,
@@ -132,7 +149,12 @@ class Replica:
         # Bokeh's own periodic callback, not Panel's: Panel's updates its busy indicator
         # (param events) around every call, a fifth of a loaded replica's event loop.
         doc.add_periodic_callback(session.periodic, int(self.settings.session_tick_s * 1000))
-        log.info("session opened", session=session_id, user=user)
+        log.info(
+            "session opened",
+            session=session_id,
+            user=user,
+            role=identity.role.label if identity else "operator (sign-in off)",
+        )
         return session.panel
 
     def _close(self, session_id: str, session: Session) -> None:
@@ -198,6 +220,18 @@ def _user(context: Any, session_id: str) -> str:
     return f"guest-{session_id[:6]}"
 
 
+def _debug_refusal(sign_in: SignIn) -> Any:
+    """Why a request may not read ``/debug/*`` (None when its user is an admin)."""
+
+    def refusal(handler: Any) -> str | None:
+        identity = sign_in.whois(handler)
+        if identity is None:
+            return "Sign-in required: /debug/* is for admins."
+        return None if identity.may(Permission.DEBUG) else identity.refusal(Permission.DEBUG)
+
+    return refusal
+
+
 def _rss_mib() -> float:
     """This process's resident set size (Linux), 0 where ``/proc`` is missing."""
     try:
@@ -228,12 +262,18 @@ def run_app(settings: Settings, *, port: int, address: str) -> int:
     # far less often.
     gc.set_threshold(50_000, 20, 100)
     pn.extension(notifications=True, disconnect_notification=RECONNECTING)
-    replica = Replica(settings, port=port)
+    sign_in = build_sign_in(settings)
+    replica = Replica(settings, port=port, sign_in=sign_in)
     replica.feed.start()
     origins = settings.allow_websocket_origin or [f"{address}:{port}", f"localhost:{port}"]
     extra: dict[str, Any] = {}
     if settings.secret_key is not None:
         extra = {"secret_key": settings.secret_key.get_secret_value(), "sign_sessions": True}
+    extra.update(sign_in.serve_kwargs())
+    debug = settings.debug_endpoints
+    if debug and sign_in.mode == "oidc":
+        log.warning("debug endpoints stay off with LIVEGRID_AUTH_MODE=oidc")
+        debug = False
     ping_s = max(settings.stale_after_s / 3, 1.0)
     # Bokeh caps the ping timeout at the ping interval. Below a few seconds a busy
     # replica or link (a page being pulled, a slow browser's backlog) delays a pong
@@ -251,9 +291,10 @@ def run_app(settings: Settings, *, port: int, address: str) -> int:
         extra_patterns=routes(
             registry=replica.metrics.registry,
             problem=replica.problem,
-            describe_sessions=replica.describe_sessions if settings.debug_endpoints else None,
-            describe_feed=replica.describe_feed if settings.debug_endpoints else None,
-            describe_process=replica.describe_process if settings.debug_endpoints else None,
+            describe_sessions=replica.describe_sessions if debug else None,
+            describe_feed=replica.describe_feed if debug else None,
+            describe_process=replica.describe_process if debug else None,
+            debug_refusal=None if sign_in.mode == "none" else _debug_refusal(sign_in),
         ),
         session_token_expiration=settings.session_token_expiration_s,
         check_unused_sessions_milliseconds=int(ping_s * 1000),

@@ -34,6 +34,7 @@ from bokeh.document import Document
 
 from app import notification_cursor
 from app.actions import Actions
+from app.auth.roles import Identity
 from app.beacon import Beacon
 from app.feed import Feed
 from app.html import escape_text
@@ -62,10 +63,11 @@ _CSS = """
 """
 
 
-def header_html(user: str, replica_id: str) -> str:
-    """The page header: who this tab's user is and which replica serves it."""
+def header_html(user: str, replica_id: str, identity: Identity | None = None) -> str:
+    """The page header: this tab's user, who is signed in with which role, the replica."""
     return (
         f'<b>livegrid</b> &middot; <span data-testid="user">{escape_text(user)}</span> '
+        f"{_signed_in_html(identity) if identity is not None else ''}"
         f'&middot; replica <span data-testid="replica">{escape_text(replica_id)}</span>'
     )
 
@@ -132,7 +134,9 @@ class Session:
         )
         self._beacon.param.watch(self._on_tab_id, "tab_id")
         self._beacon.param.watch(self._on_visible, "visible")
-        header = pn.pane.HTML(header_html(user, view.replica_id), sizing_mode="stretch_width")
+        header = pn.pane.HTML(
+            header_html(user, view.replica_id, self.actions.identity), sizing_mode="stretch_width"
+        )
         self.panel = pn.Column(
             pn.Row(header, self._beacon, sizing_mode="stretch_width"),
             self._banner,
@@ -384,3 +388,17 @@ class Session:
             "frames_skipped": grid.skipped if grid else 0,
             "presents_deferred": self.deferred,
         }
+
+
+def _signed_in_html(identity: Identity) -> str:
+    """Who is signed in with which role, or that nobody is (sign-in off)."""
+    if not identity.signed_in:
+        text = "not signed in: everyone is an operator"
+    else:
+        text = f"signed in as {escape_text(identity.user)}, role {identity.role.label}"
+    return (
+        f'<span data-testid="role" data-role="{identity.role.label}">({text})</span> '
+        '<a href="/logout" data-testid="logout">sign out</a> '
+        if identity.signed_in
+        else f'<span data-testid="role" data-role="{identity.role.label}">({text})</span> '
+    )

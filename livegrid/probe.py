@@ -20,6 +20,7 @@ from typing import Any
 
 from bokeh.core.types import ID
 from bokeh.util.token import generate_jwt_token, generate_session_id
+from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 _READY_EVENT = {
@@ -43,11 +44,18 @@ class ProbeSession:
     """One session; ``patches`` grows while :meth:`run` runs."""
 
     url: str
-    session_id: str = field(default_factory=generate_session_id)
+    #: Generated (and signed with ``secret_key``, if any) when not given.
+    session_id: str = ""
     secret_key: str | None = None
     keep_content: bool = True
+    #: Sent with the websocket request and carried in the session token like a
+    #: browser's (e.g. ``Authorization`` or ``Cookie`` when sign-in is on).
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
     patches: list[Patch] = field(default_factory=list)
     doc_bytes: int = 0
+    #: The pulled document's JSON (with ``keep_content``).
+    doc_content: str = ""
     ready_ns: int = 0
     closed: bool = False
     _conn: WebSocketClientConnection | None = None
@@ -55,6 +63,9 @@ class ProbeSession:
 
     def __post_init__(self) -> None:
         self._reading.set()
+        if not self.session_id:
+            secret = self.secret_key.encode() if self.secret_key else None
+            self.session_id = generate_session_id(secret_key=secret, signed=secret is not None)
 
     async def connect(self, timeout: float = 30.0) -> None:
         """Open the websocket, pull the document and announce ``document_ready``."""
@@ -63,10 +74,16 @@ class ProbeSession:
             secret_key=self.secret_key.encode() if self.secret_key else None,
             signed=self.secret_key is not None,
             expiration=3600,
+            extra_payload=(
+                {"headers": self.headers, "cookies": self.cookies}
+                if self.headers or self.cookies
+                else None
+            ),
         )
         ws_url = self.url.rstrip("/").replace("http", "ws", 1) + "/ws"
+        request = HTTPRequest(ws_url, headers=dict(self.headers))
         self._conn = await asyncio.wait_for(
-            websocket_connect(ws_url, subprotocols=["bokeh", token], max_message_size=2**30),
+            websocket_connect(request, subprotocols=["bokeh", token], max_message_size=2**30),
             timeout,
         )
         header, _, _ = await asyncio.wait_for(self._receive(), timeout)
@@ -74,9 +91,10 @@ class ProbeSession:
             raise ConnectionError(f"expected ACK from {ws_url}, got {header['msgtype']}")
         await self._send("PULL-DOC-REQ", {})
         while True:
-            header, _, nbytes = await asyncio.wait_for(self._receive(), timeout)
+            header, content, nbytes = await asyncio.wait_for(self._receive(), timeout)
             if header["msgtype"] == "PULL-DOC-REPLY":
                 self.doc_bytes = nbytes
+                self.doc_content = content if self.keep_content else ""
                 break
         await self._send("PATCH-DOC", {"events": [_READY_EVENT]})
         self.ready_ns = time.time_ns()
@@ -119,6 +137,18 @@ class ProbeSession:
         if self._conn is not None and self._conn.stream is not None:
             self._conn.stream.close()
         self.closed = True
+
+    async def change(self, model_id: str, attr: str, value: Any) -> None:
+        """Set ``attr`` of a model as the browser would (e.g. a widget's value)."""
+        event = {"kind": "ModelChanged", "model": {"id": model_id}, "attr": attr, "new": value}
+        await self._send("PATCH-DOC", {"events": [event]})
+
+    async def click(self, model_id: str) -> None:
+        """Send the ``button_click`` event a browser sends for a click on that button."""
+        values = {"model": {"id": model_id}}
+        message = {"type": "event", "name": "button_click", "values": values}
+        event = {"kind": "MessageSent", "msg_type": "bokeh_event", "msg_data": message}
+        await self._send("PATCH-DOC", {"events": [event]})
 
     def text_received(self) -> str:
         return "\n".join(p.content for p in self.patches)

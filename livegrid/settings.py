@@ -122,6 +122,70 @@ class Settings(BaseSettings):
         "this often (and on every hand-over); a crash replays at most this much data.",
     )
 
+    auth_mode: Literal["none", "basic", "proxy", "oidc"] = Field(
+        "none",
+        description="Sign-in: none (everyone is an operator; the demo), basic (password file), "
+        "proxy (a trusted header from an authenticating proxy) or oidc (OpenID Connect). "
+        "Any mode but none needs LIVEGRID_SECRET_KEY and LIVEGRID_AUTH_COOKIE_SECRET.",
+    )
+    auth_cookie_secret: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description="Secret signing the sign-in cookies; the same on every replica, so a "
+        "reload onto another replica stays signed in. At least 32 characters.",
+    )
+    auth_password_file: str = Field(
+        "",
+        description="basic: file of user:role:scrypt-hash lines "
+        "(python -m app.auth.passwords USER ROLE writes one).",
+    )
+    auth_trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="proxy: addresses or networks of the authenticating proxy, as JSON, e.g. "
+        '["10.0.0.0/8"]; the user header from any other peer is ignored.',
+    )
+    auth_user_header: str = Field(
+        "X-Forwarded-User", description="proxy: the header naming the signed-in user."
+    )
+    auth_groups_header: str = Field(
+        "X-Forwarded-Groups",
+        description="proxy: the header listing the user's groups (comma or space separated).",
+    )
+    auth_role_map: dict[str, Literal["viewer", "operator", "admin"]] = Field(
+        default_factory=dict,
+        description="proxy and oidc: group (or claim value) to role, as JSON, e.g. "
+        '{"livegrid-operators": "operator", "livegrid-admins": "admin"}; the highest wins.',
+    )
+    auth_default_role: Literal["none", "viewer", "operator", "admin"] = Field(
+        "viewer",
+        description="proxy and oidc: role of a signed-in user none of whose groups is mapped; "
+        "none = such a user is not let in.",
+    )
+    auth_oidc_issuer: str = Field(
+        "", description="oidc: issuer URL; its /.well-known/openid-configuration is read."
+    )
+    auth_oidc_client_id: str = Field("", description="oidc: this dashboard's client id.")
+    auth_oidc_client_secret: SecretStr | None = Field(None, description="oidc: the client secret.")
+    auth_oidc_redirect_uri: str = Field(
+        "",
+        description="oidc: the public URL of the dashboard's /login, as registered with the "
+        "provider, e.g. https://dash.example.org/login.",
+    )
+    auth_oidc_scopes: str = Field(
+        "openid profile email", description="oidc: scopes asked for, space separated."
+    )
+    auth_oidc_user_claim: str = Field(
+        "preferred_username", description="oidc: the claim naming the user."
+    )
+    auth_oidc_role_claim: str = Field(
+        "groups", description="oidc: the claim (a list or a string) mapped by AUTH_ROLE_MAP."
+    )
+    auth_oidc_encryption_key: SecretStr | None = Field(
+        None,
+        description="oidc: Fernet key encrypting the token cookies (the same on every "
+        "replica); unset = the cookies are signed only.",
+    )
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:
@@ -185,4 +249,27 @@ class Settings(BaseSettings):
                 "LIVEGRID_STALE_AFTER_S must be at least twice LIVEGRID_HEARTBEAT_INTERVAL_S, "
                 "or live processes would be reaped"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _auth_complete(self) -> Settings:
+        if self.auth_mode == "none":
+            return self
+        missing = []
+        if self.secret_key is None:
+            missing.append("LIVEGRID_SECRET_KEY (signs the session tokens)")
+        if self.auth_cookie_secret is None:
+            missing.append("LIVEGRID_AUTH_COOKIE_SECRET")
+        if self.auth_mode == "basic" and not self.auth_password_file:
+            missing.append("LIVEGRID_AUTH_PASSWORD_FILE")
+        if self.auth_mode == "proxy" and not self.auth_trusted_proxies:
+            missing.append("LIVEGRID_AUTH_TRUSTED_PROXIES")
+        if self.auth_mode == "oidc":
+            for name in ("issuer", "client_id", "redirect_uri"):
+                if not getattr(self, f"auth_oidc_{name}"):
+                    missing.append(f"LIVEGRID_AUTH_OIDC_{name.upper()}")
+            if self.auth_oidc_client_secret is None:
+                missing.append("LIVEGRID_AUTH_OIDC_CLIENT_SECRET")
+        if missing:
+            raise ValueError(f"LIVEGRID_AUTH_MODE={self.auth_mode} needs " + ", ".join(missing))
         return self

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import panel as pn
 
 from app.actions import Actions
+from app.auth.roles import Permission
 from app.html import escape_text
 from app.view import ReplicaView
 from app.widgets.forms import (
@@ -25,6 +26,7 @@ from app.widgets.forms import (
     set_options,
     table_pane,
 )
+from app.widgets.roles import disable_unless
 from livegrid.catalogue import Catalogue
 from livegrid.models import JobSpec
 from livegrid.stores.jobs import JobStatus
@@ -76,6 +78,9 @@ class JobsTab:
         self._reset.on_click(lambda _: self._command(self._actions.reset_job))
         self._again.on_click(lambda _: self._start_again())
         self._start.on_click(lambda _: self._start_new())
+        disable_unless(
+            actions, Permission.RUN_JOBS, self._stop, self._reset, self._again, self._start
+        )
         self._workflow.param.watch(lambda _: self._workflow_chosen(), "value")
         self.panel: pn.viewable.Viewable = pn.Column(
             pn.pane.HTML("<h3>Jobs</h3>"),

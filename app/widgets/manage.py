@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import panel as pn
 
 from app.actions import Actions
+from app.auth.roles import Permission
 from app.html import escape_text
 from app.view import ReplicaView
 from app.widgets.forms import (
@@ -25,6 +26,7 @@ from app.widgets.forms import (
     parse_params,
     set_options,
 )
+from app.widgets.roles import disable_unless
 from livegrid.catalogue import Catalogue
 from livegrid.models import JobSpec, Layer, NotInWorkspaceError, Workspace
 
@@ -103,6 +105,14 @@ class ManageTab:
         self._remove_grid.on_click(lambda _: self._on_remove_grid())
         self._add_plot.on_click(lambda _: self._on_add_plot())
         self._remove_plot.on_click(lambda _: self._on_remove_plot())
+        disable_unless(
+            actions,
+            Permission.EDIT_WORKSPACE,
+            self._add_grid,
+            self._remove_grid,
+            self._add_plot,
+            self._remove_plot,
+        )
         self._job.param.watch(lambda _: self._job_chosen(), "value")
         self._plotter.param.watch(lambda _: self._plotter_chosen(), "value")
         self._job_chosen()

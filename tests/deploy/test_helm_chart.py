@@ -136,7 +136,36 @@ def kube_versions() -> list[str]:
     return [match.group(1), kubernetes_validate.latest_version()]
 
 
-VALUE_SETS = {"default": {}, "production": PRODUCTION}
+#: Each sign-in mode, on top of the production install; secrets by reference only.
+AUTH_MODES: dict[str, dict[str, Any]] = {
+    "basic": {
+        "mode": "basic",
+        "cookieSecret": {"existingSecret": "livegrid-auth"},
+        "basic": {"existingSecret": "livegrid-passwords", "existingSecretKey": "passwords"},
+    },
+    "proxy": {
+        "mode": "proxy",
+        "cookieSecret": {"existingSecret": "livegrid-auth"},
+        "roleMap": {"livegrid-operators": "operator", "livegrid-admins": "admin"},
+        "proxy": {"trustedProxies": ["10.42.0.0/16"]},
+    },
+    "oidc": {
+        "mode": "oidc",
+        "cookieSecret": {"existingSecret": "livegrid-auth"},
+        "roleMap": {"livegrid-operators": "operator"},
+        "oidc": {
+            "issuer": "https://sso.example.org/realms/facility",
+            "clientId": "livegrid",
+            "clientSecret": {"existingSecret": "livegrid-oidc"},
+            "redirectUri": "https://dash.example.org/login",
+            "encryptionKey": {"existingSecret": "livegrid-oidc"},
+        },
+    },
+}
+
+VALUE_SETS = {"default": {}, "production": PRODUCTION} | {
+    f"auth-{mode}": with_values(auth=auth) for mode, auth in AUTH_MODES.items()
+}
 
 
 # ---- the chart as a whole ----
@@ -191,6 +220,8 @@ def test_every_secret_reference_names_a_secret_the_values_provide(
     existing = {
         "livegrid-bokeh": {"key"},
         "livegrid-redis": {"password"},
+        "livegrid-auth": {"cookie-secret"},
+        "livegrid-oidc": {"client-secret", "encryption-key"},
     }
     for workload in rendered.all("Deployment") + rendered.all("StatefulSet") + rendered.all("Job"):
         for entry in only_container(workload).get("env", []):
@@ -563,3 +594,79 @@ def test_schema_accepts_the_documented_value_sets(
     chart: helm.Chart, values: dict[str, Any]
 ) -> None:
     chart.validate_schema(values)
+
+
+# ---- sign-in ----
+
+
+def test_without_sign_in_no_auth_setting_reaches_the_replicas(chart: helm.Chart) -> None:
+    app = env(only_container(render(chart).one("Deployment", "app")))
+    assert not [name for name in app if name.startswith("LIVEGRID_AUTH_")]
+
+
+@pytest.mark.parametrize("mode", AUTH_MODES)
+def test_each_sign_in_mode_reaches_the_replicas_with_its_secrets_by_reference(
+    chart: helm.Chart, mode: str
+) -> None:
+    rendered = render(chart, with_values(auth=AUTH_MODES[mode]))
+    app = env(only_container(rendered.one("Deployment", "app")))
+    assert app["LIVEGRID_AUTH_MODE"]["value"] == mode
+    assert app["LIVEGRID_AUTH_COOKIE_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": "livegrid-auth",
+        "key": "cookie-secret",
+    }
+    worker = env(only_container(rendered.one("Deployment", "worker")))
+    assert not [name for name in worker if name.startswith("LIVEGRID_AUTH_")]
+    if mode == "basic":
+        assert app["LIVEGRID_AUTH_PASSWORD_FILE"]["value"] == "/etc/livegrid/auth/passwords"
+        spec = pod_spec(rendered.one("Deployment", "app"))
+        (volume,) = [v for v in spec["volumes"] if v["name"] == "auth-passwords"]
+        assert volume["secret"]["secretName"] == "livegrid-passwords"
+        mounts = only_container(rendered.one("Deployment", "app"))["volumeMounts"]
+        assert {"name": "auth-passwords", "mountPath": "/etc/livegrid/auth", "readOnly": True} in (
+            mounts
+        )
+    if mode == "proxy":
+        assert app["LIVEGRID_AUTH_TRUSTED_PROXIES"]["value"] == '["10.42.0.0/16"]'
+        assert app["LIVEGRID_AUTH_USER_HEADER"]["value"] == "X-Forwarded-User"
+        assert '"livegrid-admins":"admin"' in app["LIVEGRID_AUTH_ROLE_MAP"]["value"]
+    if mode == "oidc":
+        assert app["LIVEGRID_AUTH_OIDC_ISSUER"]["value"].startswith("https://sso.example.org")
+        assert app["LIVEGRID_AUTH_OIDC_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {
+            "name": "livegrid-oidc",
+            "key": "client-secret",
+        }
+        assert "LIVEGRID_AUTH_OIDC_ENCRYPTION_KEY" in app
+    for entry in app.values():
+        if "SECRET" in entry["name"] or entry["name"].endswith("_KEY"):
+            assert "value" not in entry, entry  # never a secret in the manifest
+
+
+@pytest.mark.parametrize(
+    ("auth", "sentence"),
+    [
+        ({"mode": "basic", "basic": {"existingSecret": "p"}}, "needs auth.cookieSecret"),
+        (
+            {"mode": "basic", "cookieSecret": {"existingSecret": "c"}},
+            "needs auth.basic.existingSecret",
+        ),
+        (
+            {"mode": "proxy", "cookieSecret": {"existingSecret": "c"}},
+            "needs auth.proxy.trustedProxies",
+        ),
+        (
+            {"mode": "oidc", "cookieSecret": {"existingSecret": "c"}},
+            "needs auth.oidc.issuer",
+        ),
+    ],
+)
+def test_a_sign_in_mode_missing_what_it_needs_is_refused_with_a_sentence(
+    chart: helm.Chart, auth: dict[str, Any], sentence: str
+) -> None:
+    with pytest.raises(helm.HelmRenderError, match=re.escape(sentence)):
+        chart.render(with_values(auth=auth), name=RELEASE, namespace=NAMESPACE)
+
+
+def test_an_unknown_sign_in_mode_is_refused_by_the_schema(chart: helm.Chart) -> None:
+    with pytest.raises(helm.HelmValuesError, match="/auth/mode"):
+        chart.render({"auth": {"mode": "ldap"}}, name=RELEASE, namespace=NAMESPACE)

@@ -228,8 +228,10 @@ class Cluster:
         workers: int = 2,
         replicas: int = 2,
         env: Mapping[str, str] | None = None,
+        front_port: int | None = None,
     ) -> None:
         self.log_dir = log_dir
+        self._front_port = front_port  # chosen beforehand when env must name it
         self.namespace = "e2e"
         self.keys = Keyspace(self.namespace)
         self.workers: dict[str, Worker] = {}
@@ -254,7 +256,7 @@ class Cluster:
     ) -> None:
         load_workspace(self.client, self.keys, workspace, user="e2e", start_jobs=True)
         ports = [free_port() for _ in range(replicas)]
-        front_port = free_port()
+        front_port = self._front_port or free_port()
         origins = [f"127.0.0.1:{p}" for p in [*ports, front_port]]
         self.env = {
             **os.environ,

@@ -176,14 +176,19 @@ class Probes:
     def _call(self, coro: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
-    def open(self, url: str, count: int = 1) -> list[ProbeSession]:
-        """Connect ``count`` sessions to the replica at ``url`` and keep them receiving."""
-        opened = [ProbeSession(url) for _ in range(count)]
+    def open(self, url: str, count: int = 1, **options: Any) -> list[ProbeSession]:
+        """Connect ``count`` sessions to the replica at ``url`` and keep them receiving;
+        ``options`` go to each :class:`ProbeSession` (e.g. ``secret_key``, ``headers``)."""
+        opened = [ProbeSession(url, **options) for _ in range(count)]
         for session in opened:
             self._call(session.connect())
             self._tasks.append(asyncio.run_coroutine_threadsafe(session.run(3600), self._loop))
         self.sessions += opened
         return opened
+
+    def call(self, coro: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:
+        """Run a coroutine of a session (e.g. ``session.click(id)``) on the probes' loop."""
+        return self._call(coro, timeout)
 
     def pause(self, session: ProbeSession) -> None:
         """Stop reading the session's websocket, like a browser on a too slow link."""

@@ -200,3 +200,75 @@ periodSeconds: {{ $p.periodSeconds }}
 failureThreshold: {{ $p.failureThreshold }}
 timeoutSeconds: {{ $p.timeoutSeconds }}
 {{- end }}
+
+{{/*
+The replicas' sign-in settings (LIVEGRID_AUTH_*), secrets by secretKeyRef only.
+A mode missing what it needs fails the render with a sentence.
+*/}}
+{{- define "livegrid.authEnv" -}}
+{{- $a := .Values.auth }}
+{{- if ne $a.mode "none" }}
+{{- if not $a.cookieSecret.existingSecret }}
+{{- fail (printf "auth.mode=%s needs auth.cookieSecret.existingSecret: a Secret with the cookie secret shared by all replicas" $a.mode) }}
+{{- end }}
+- name: LIVEGRID_AUTH_MODE
+  value: {{ $a.mode | quote }}
+- name: LIVEGRID_AUTH_COOKIE_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $a.cookieSecret.existingSecret }}
+      key: {{ $a.cookieSecret.existingSecretKey }}
+{{- if ne $a.mode "basic" }}
+- name: LIVEGRID_AUTH_ROLE_MAP
+  value: {{ $a.roleMap | toJson | quote }}
+- name: LIVEGRID_AUTH_DEFAULT_ROLE
+  value: {{ $a.defaultRole | quote }}
+{{- end }}
+{{- if eq $a.mode "basic" }}
+{{- if not $a.basic.existingSecret }}
+{{- fail "auth.mode=basic needs auth.basic.existingSecret: a Secret with the password file" }}
+{{- end }}
+- name: LIVEGRID_AUTH_PASSWORD_FILE
+  value: /etc/livegrid/auth/{{ $a.basic.existingSecretKey }}
+{{- else if eq $a.mode "proxy" }}
+{{- if not $a.proxy.trustedProxies }}
+{{- fail "auth.mode=proxy needs auth.proxy.trustedProxies: the addresses of the authenticating proxy" }}
+{{- end }}
+- name: LIVEGRID_AUTH_TRUSTED_PROXIES
+  value: {{ $a.proxy.trustedProxies | toJson | quote }}
+- name: LIVEGRID_AUTH_USER_HEADER
+  value: {{ $a.proxy.userHeader | quote }}
+- name: LIVEGRID_AUTH_GROUPS_HEADER
+  value: {{ $a.proxy.groupsHeader | quote }}
+{{- else if eq $a.mode "oidc" }}
+{{- $o := $a.oidc }}
+{{- if or (not $o.issuer) (not $o.clientId) (not $o.redirectUri) (not $o.clientSecret.existingSecret) }}
+{{- fail "auth.mode=oidc needs auth.oidc.issuer, auth.oidc.clientId, auth.oidc.redirectUri and auth.oidc.clientSecret.existingSecret" }}
+{{- end }}
+- name: LIVEGRID_AUTH_OIDC_ISSUER
+  value: {{ $o.issuer | quote }}
+- name: LIVEGRID_AUTH_OIDC_CLIENT_ID
+  value: {{ $o.clientId | quote }}
+- name: LIVEGRID_AUTH_OIDC_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $o.clientSecret.existingSecret }}
+      key: {{ $o.clientSecret.existingSecretKey }}
+- name: LIVEGRID_AUTH_OIDC_REDIRECT_URI
+  value: {{ $o.redirectUri | quote }}
+- name: LIVEGRID_AUTH_OIDC_SCOPES
+  value: {{ $o.scopes | quote }}
+- name: LIVEGRID_AUTH_OIDC_USER_CLAIM
+  value: {{ $o.userClaim | quote }}
+- name: LIVEGRID_AUTH_OIDC_ROLE_CLAIM
+  value: {{ $o.roleClaim | quote }}
+{{- if $o.encryptionKey.existingSecret }}
+- name: LIVEGRID_AUTH_OIDC_ENCRYPTION_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $o.encryptionKey.existingSecret }}
+      key: {{ $o.encryptionKey.existingSecretKey }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
