@@ -89,6 +89,7 @@ class ControlLoop:
         self.worker_id = worker_id
         self._catalogue = catalogue
         self._catalogue_store = CatalogueStore(client, keyspace)
+        self._catalogue_json: bytes | None = None
         self._redis = client
         self._blocking = blocking_client
         self._keys = keyspace
@@ -325,8 +326,7 @@ class ControlLoop:
             # Reaped by a peer while this worker could not reach Redis: details again.
             self._workers.update(self.worker_id, self._identity)
         if self._catalogue is not None:
-            # Re-published with every heartbeat: survives a Redis that lost its data.
-            self._catalogue_store.publish(self._catalogue)
+            self._publish_catalogue_if_changed(self._catalogue)
         self._workers.update(
             self.worker_id,
             {
@@ -336,6 +336,14 @@ class ControlLoop:
                 "last_error": self.last_error or self._compute.last_error,
             },
         )
+
+    def _publish_catalogue_if_changed(self, catalogue: Catalogue) -> None:
+        """Written when Redis holds another catalogue (another build, or Redis lost its
+        data): one GET per heartbeat, not a SET of the whole catalogue."""
+        if self._catalogue_json is None:
+            self._catalogue_json = catalogue.model_dump_json().encode()
+        if self._redis.get(self._keys.catalogue) != self._catalogue_json:
+            self._catalogue_store.publish(catalogue)
 
     # --- shutdown ---
 

@@ -27,6 +27,7 @@ from livegrid.stores.leases import Leases
 from livegrid.stores.viewers import Viewers
 from tests.integration.integration_workspaces import one_row
 from worker.metrics import WorkerMetrics
+from worker.sources.base import SourceError
 from worker.sources.kafka import KafkaSources
 from worker.sources.kafka_mapping import parse_mapping
 from worker.state_codec import decode
@@ -179,3 +180,55 @@ def test_a_resumed_kafka_source_continues_right_after_its_offset(mock_kafka: str
         assert source.position() == {"offsets": {"0": 10}}
     finally:
         source.close()
+
+
+SHARED = f"""
+sources:
+  monitor: {{topic: {TOPIC}, schema: da00, source_name: mon}}
+  camera: {{topic: {TOPIC}, schema: da00, source_name: cam}}
+"""
+
+
+def test_on_a_shared_topic_a_bad_message_errs_only_the_source_it_names(mock_kafka: str) -> None:
+    sources = KafkaSources(
+        bootstrap=mock_kafka,
+        mapping=parse_mapping(SHARED),
+        config={},
+        group_prefix="test",
+        namespace="ns",
+        max_message_bytes=1500,
+        metrics=WorkerMetrics(),
+    )
+    camera, monitor = sources.open("camera", "jc"), sources.open("monitor", "jm")
+    try:
+        resume_at = {"offsets": {"0": 0}}  # right after the topic-creating message
+        camera.resume(resume_at)
+        monitor.resume(resume_at)
+        big = np.arange(1.0, 501.0)
+        oversized = bytes(serialise_da00("mon", T_BASE, [
+            Variable(name="signal", data=big, axes=["tof"], shape=(500,), unit="counts"),
+        ]))  # fmt: skip
+        producer = Producer({"bootstrap.servers": mock_kafka})
+        for payload in (b"\x00" * 40, oversized, _payload(1, name="cam"), _payload(2)):
+            producer.produce(TOPIC, payload, partition=0)
+        producer.flush(10)
+
+        def drain(source: Any, want: int) -> tuple[list[int], list[str]]:
+            got: list[int] = []
+            errors: list[str] = []
+            for _ in range(200):
+                try:
+                    got += [(m.end_ns - T_BASE) // STEP_NS for m in source.read(0.05)]
+                except SourceError as exc:
+                    errors.append(str(exc))
+                if len(got) >= want:
+                    break
+            return got, errors
+
+        assert drain(camera, 1) == ([1], [])  # garbage and monitor's oversized: not its own
+        got, errors = drain(monitor, 1)
+        assert got == [2]
+        assert len(errors) == 1 and "limit (LIVEGRID_MAX_ARRAY_BYTES)" in errors[0], errors
+    finally:
+        camera.close()
+        monitor.close()

@@ -66,7 +66,7 @@ def test_moves_by_rebalancing_sigterm_and_kill_9_lose_and_double_nothing(
 
     first = spawn_worker("w1", **ENV)
     wait_for(lambda: _holders(r, keyspace) == dict.fromkeys(JOB_IDS, "w1"), 30, "w1 holds all")
-    wait_for(lambda: all(store.read(j) for j in JOB_IDS), 20, "a checkpoint of every job")
+    wait_for(lambda: all(store.read(j) for j in JOB_IDS), 40, "a checkpoint of every job")
 
     # A worker started mid-run: rebalancing hands one job over to it.
     second = spawn_worker("w2", **ENV)
@@ -79,7 +79,7 @@ def test_moves_by_rebalancing_sigterm_and_kill_9_lose_and_double_nothing(
     assert first.wait() == 0
     wait_for(
         lambda: len(h := _holders(r, keyspace)) == 3 and "w1" not in h.values(),
-        20,
+        40,
         "w1's jobs taken over",
     )
 
@@ -92,12 +92,12 @@ def test_moves_by_rebalancing_sigterm_and_kill_9_lose_and_double_nothing(
     victim.wait()
     wait_for(
         lambda: _holders(r, keyspace) == dict.fromkeys(JOB_IDS, survivor_id),
-        20,
+        40,
         "the survivor holds every job",
     )
     wait_for(
         lambda: any("stopped responding" in n.message for n in _notes(r, keyspace)),
-        10,
+        20,
         "a takeover notification",
     )
     started = {j: store.read(j) for j in JOB_IDS}
@@ -106,7 +106,7 @@ def test_moves_by_rebalancing_sigterm_and_kill_9_lose_and_double_nothing(
             (c := store.read(j)) and c.written_at > started[j].written_at  # type: ignore[union-attr]
             for j in JOB_IDS
         ),
-        20,
+        40,
         "a checkpoint by the survivor",
     )
     survivor.signal(signal.SIGTERM)  # the last hand-over writes the final checkpoints

@@ -212,11 +212,12 @@ def test_a_bad_message_is_raised_after_the_good_ones_before_it_and_before_those_
     events = _read_until(a, lambda e: any(_values(m) == [3.0] for m in e))
 
     kinds = [_values(m) if isinstance(m, Message) else type(m).__name__ for m in events]
-    assert [k for k in kinds if k != [0.0]] == [[1.0], "SourceError", "SourceError", [3.0]]
-    truncated, garbage = (str(m) for m in events if isinstance(m, SourceError))
+    # "monitors" is shared by mon_a and mon_b: the garbage names no source, so it errs
+    # neither (counted, logged); the truncated message still names source a (issue 16).
+    assert [k for k in kinds if k != [0.0]] == [[1.0], "SourceError", [3.0]]
+    (truncated,) = (str(m) for m in events if isinstance(m, SourceError))
     assert truncated.startswith("Source 'mon_a' received a bad message on Kafka topic 'monitors'.")
     assert "truncated or corrupt" in truncated
-    assert "no ESS streaming format" in garbage
     errors = metrics.kafka_decode_errors
     assert errors.labels(source="mon_a", reason="decode")._value.get() == 1
     assert errors.labels(source="mon_a", reason="schema")._value.get() == 1

@@ -19,8 +19,11 @@ turns the messages of its ``source_name`` into :class:`Message` values. A
 message that cannot be used (unknown schema id, corrupt, mismatched shapes,
 above the size limit) is counted, logged once per source and minute, and
 raised as :class:`SourceError` in stream order: the messages before it are
-returned first. While Kafka cannot be reached, ``read`` raises
-:class:`SourceUnavailable` ("Waiting for Kafka at ...").
+returned first. On a topic several mapped sources share, only messages that name
+this source (or cannot be attributed while the topic is this source's alone) err
+its layers; the size limit applies after the source name is known. While Kafka
+cannot be reached, ``read`` raises :class:`SourceUnavailable` ("Waiting for Kafka
+at ...").
 """
 
 from __future__ import annotations
@@ -99,8 +102,12 @@ class KafkaSource:
         max_message_bytes: int,
         metrics: WorkerMetrics,
         throttle: LogThrottle,
+        shared_topic: bool = False,
     ) -> None:
         self._name = name
+        #: Other mapped sources read the same topic: a message whose source cannot be
+        #: told errs none of them; one that names a source errs that source only.
+        self._shared_topic = shared_topic
         self._entry = entry
         self._source_name = source_name
         self._job_id = job_id
@@ -229,17 +236,26 @@ class KafkaSource:
             return None
         self._health.on_message()
         payload = raw.value() or b""
+        try:
+            schema = schema_of(payload)
+            if schema != self._entry.schema_id:
+                return None  # another kind of message on a shared topic (e.g. x5f2 status)
+            name = peek_source_name(payload, schema)
+        except DecodeError as exc:
+            if not self._shared_topic:
+                raise
+            # Whose it is cannot be told: on a shared topic it errs no source's layers.
+            self._metrics.kafka_decode_errors.labels(source=self._name, reason=exc.reason).inc()
+            self._log_once("unattributable kafka message", reason=exc.reason, error=exc.detail)
+            return None
+        if name != self._source_name:
+            return None
         if len(payload) > self._max_bytes:
             raise DecodeError(
                 "size",
                 f"The message has {len(payload) / 2**20:.1f} MiB, more than the "
                 f"{self._max_bytes / 2**20:.1f} MiB limit (LIVEGRID_MAX_ARRAY_BYTES).",
             )
-        schema = schema_of(payload)
-        if schema != self._entry.schema_id:
-            return None  # another kind of message on a shared topic (e.g. x5f2 status)
-        if peek_source_name(payload, schema) != self._source_name:
-            return None
         if schema == "da00":
             decoded = decode_da00(payload)
         else:
@@ -379,6 +395,10 @@ class KafkaSources:
                 f"librdkafka rejects LIVEGRID_KAFKA_CONFIG: {exc.args[0].str()}"
             ) from exc
 
+    def _shares_topic(self, name: str) -> bool:
+        topic = self.mapping.sources[name].topic
+        return sum(entry.topic == topic for entry in self.mapping.sources.values()) > 1
+
     def open(self, name: str, job_id: str) -> KafkaSource:
         """A new consumer of source ``name`` for job ``job_id``, from the latest offset.
 
@@ -395,6 +415,7 @@ class KafkaSources:
                 max_message_bytes=self._max_bytes,
                 metrics=self._metrics,
                 throttle=self._throttle,
+                shared_topic=self._shares_topic(name),
             )
         except KafkaException as exc:
             raise ValueError(
