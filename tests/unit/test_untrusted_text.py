@@ -209,13 +209,13 @@ def test_the_workflow_description_and_param_help_show_as_text() -> None:
         name="latest", outputs=("latest",), description=SCRIPT, params_schema=schema
     )
     catalogue = Catalogue(sources=(SourceEntry(name="monitor_1", ndim=1),), workflows=(workflow,))
-    tab = JobsTab(cast(Any, SimpleNamespace()))
+    tab = JobsTab(cast(Any, SimpleNamespace(may=lambda _permission: True)))
     tab.refresh(base_view(catalogue=catalogue, jobs_generation=1))
     assert_inert(str(tab._about.object), SCRIPT, IMG)
 
 
 def test_the_manage_tab_names_a_crafted_last_editor_as_text() -> None:
-    tab = ManageTab(cast(Any, SimpleNamespace()))
+    tab = ManageTab(cast(Any, SimpleNamespace(may=lambda _permission: True)))
     tab.refresh(base_view(config_user=SCRIPT + IMG))
     assert_inert(str(tab._shown.object), SCRIPT + IMG)
 
