@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from livegrid.keyspace import Keyspace
-from livegrid.stores.leases import LeaseLost, Leases
+from livegrid.stores.leases import LeaseHolder, LeaseLost, Leases
 
 
 def test_second_worker_cannot_acquire_a_live_lease(r: redis.Redis, keyspace: Keyspace) -> None:
@@ -64,3 +64,18 @@ def test_renewal_extends_the_ttl(r: redis.Redis, keyspace: Keyspace) -> None:
     r.pexpire(keyspace.job_lease("job"), 50)
     leases.renew(lease)
     assert r.pttl(keyspace.job_lease("job")) > 5_000
+
+
+def test_holders_names_each_live_holder_and_none_for_a_claimable_job(
+    r: redis.Redis, keyspace: Keyspace
+) -> None:
+    leases = Leases(r, keyspace, ttl_ms=5000)
+    first = leases.acquire("a", "w1")
+    second = leases.acquire("b", "w2")
+    assert first is not None and second is not None
+    leases.release(second)
+
+    holders = leases.holders(["a", "b", "never-claimed"])
+
+    assert holders == {"a": LeaseHolder("w1", first.token), "b": None, "never-claimed": None}
+    assert leases.holders([]) == {}
