@@ -24,7 +24,7 @@ def test_the_data_layers_of_a_job_are_bound_by_layer_id_with_their_settings() ->
             plotter="image",
             title="Panel 0",
             params={"log": True},
-        )  # fmt: skip
+        )
     }
 
 
