@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from livegrid.probe import ProbeSession
+from harness.probe import ProbeSession
 
 _DATA_EVENT = '"kind":"ColumnDataChanged"'
 
