@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import redis
 
+from harness import wait_until
 from livegrid.keyspace import Keyspace
 from livegrid.stores.leases import LeaseHolder, LeaseLost, Leases
 
@@ -23,12 +22,9 @@ def test_expired_lease_is_acquired_by_another_holder_with_a_higher_token(
     leases = Leases(r, keyspace, ttl_ms=150)
     first = leases.acquire("job", "w1")
     assert first is not None
-    deadline = time.monotonic() + 5
-    second = None
-    while second is None and time.monotonic() < deadline:
-        second = leases.acquire("job", "w2")
-        time.sleep(0.02)
-    assert second is not None
+    second = wait_until(
+        lambda: leases.acquire("job", "w2"), 5, "the expired lease to be acquired", interval=0.02
+    )
     assert second.token > first.token
     holder = leases.holder("job")
     assert holder is not None and (holder.worker_id, holder.token) == ("w2", second.token)
