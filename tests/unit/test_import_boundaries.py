@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The ``livegrid`` command starts either side, so it alone may import them.
 CLI_ENTRY_POINT = ROOT / "livegrid" / "cli.py"
 
-#: app/feed.py imports ``text`` from ``_lua`` until the replica-side change of issue 19
-#: (branch issue-19a, which owns app/feed.py) imports it from ``livegrid.redis_client``.
+#: app/feed.py still imports ``text`` from ``_lua``; it belongs to the replica-side
+#: change of the same refactoring, which imports it from ``livegrid.redis_client``.
 LUA_IMPORTERS_PENDING = {ROOT / "app" / "feed.py"}
 
 
