@@ -45,11 +45,10 @@ from app.feed_decisions import (
 from app.frames import view_of_frame, view_of_overlay
 from app.metrics import ReplicaMetrics
 from app.view import LayerView, NotificationEntry, ReplicaView, SystemView
-from livegrid.catalogue import CatalogueStore
 from livegrid.keyspace import Keyspace
 from livegrid.models import Notification, Workspace
-from livegrid.redis_client import describe_connection_error, redact
-from livegrid.stores._lua import text
+from livegrid.redis_client import describe_connection_error, redact, text
+from livegrid.stores.catalogue import CatalogueStore
 from livegrid.stores.config import ConfigStore
 from livegrid.stores.jobs import JobStore
 from livegrid.stores.layers import LayerStore

@@ -14,11 +14,9 @@ Keys: ``ns:replicas`` + ``ns:replica:{id}``, ``ns:sessions`` + ``ns:session:{id}
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import redis
 import structlog
@@ -26,8 +24,8 @@ import structlog
 from app.metrics import ReplicaMetrics
 from app.view import ServiceView, SystemView
 from livegrid.keyspace import Keyspace
-from livegrid.stores._lua import text
 from livegrid.stores.registry import Registry
+from livegrid.stores.services import ServiceStatuses
 from livegrid.stores.viewers import Viewers
 
 log = structlog.get_logger("livegrid.presence")
@@ -65,6 +63,7 @@ class Presence:
         self._sessions_reg = Registry(client, keyspace, "sessions", stale_after_s=stale_after_s)
         self._workers = Registry(client, keyspace, "workers", stale_after_s=stale_after_s)
         self._viewers = Viewers(client, keyspace, ttl_s=viewer_ttl_s)
+        self._statuses = ServiceStatuses(client, keyspace)
         self._interest = interest
         self._on_reaped = on_reaped
         self._metrics = metrics
@@ -114,30 +113,17 @@ class Presence:
 
     def _services(self) -> tuple[ServiceView, ...]:
         """x5f2 statuses the workers stored, aged by Redis server time."""
-        raw: Any = self._redis.hgetall(self._keys.services_status)
-        if not raw:
-            return ()
-        seconds, micros = self._redis.time()
-        now_ms = int(seconds) * 1000 + int(micros) // 1000
-        services = []
-        for service_id, entry in sorted(raw.items()):
-            try:
-                fields = json.loads(entry)
-                age = max(now_ms - int(fields.get("received_at_ms", now_ms)), 0)
-                interval = int(fields.get("update_interval_ms") or 0)
-            except (ValueError, TypeError):
-                continue
-            services.append(
-                ServiceView(
-                    id=text(service_id),
-                    software=str(fields.get("software", "")),
-                    host=str(fields.get("host", "")),
-                    state=str(fields.get("state", "")),
-                    age_ms=age,
-                    quiet=bool(interval) and age > 2 * interval,
-                )
+        return tuple(
+            ServiceView(
+                id=status.service_id,
+                software=status.software,
+                host=status.host,
+                state=status.state,
+                age_ms=status.age_ms,
+                quiet=status.quiet,
             )
-        return tuple(services)
+            for status in self._statuses.read()
+        )
 
     def leave(self) -> None:
         """Remove this replica, its sessions and its viewer marks (clean shutdown)."""

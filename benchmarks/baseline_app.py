@@ -43,8 +43,7 @@ from app.metrics import ReplicaMetrics
 from app.prepare import Prepared
 from livegrid.codec import FrameKind
 from livegrid.keyspace import Keyspace
-from livegrid.redis_client import connect
-from livegrid.stores._lua import text
+from livegrid.redis_client import connect, text
 from livegrid.stores.config import ConfigStore
 from livegrid.stores.layers import LayerStore
 

@@ -7,7 +7,7 @@ Usage (started by ``benchmarks/load.py``)::
     .venv/bin/python benchmarks/clients.py --url ... --out churn.json \
         --churn-seconds 1800 --churn-batch 10 --churn-hold 5
 
-Each session is a :class:`livegrid.probe.ProbeSession`: websocket with a session
+Each session is a :class:`harness.probe.ProbeSession`: websocket with a session
 id and token, PULL-DOC, ``document_ready``, then every PATCH-DOC is timestamped
 when its last byte arrived. Per patch it records ``(received_ns, bytes,
 layer_frames)`` where ``layer_frames`` counts the ``ColumnDataChanged`` events
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from livegrid.probe import ProbeSession
+from harness.probe import ProbeSession
 
 _DATA_EVENT = '"kind":"ColumnDataChanged"'
 

@@ -10,7 +10,7 @@ of each bench job it owns (``layer i`` belongs to publisher ``i % count``),
 computes each frame with :func:`worker.plotters.compute_frame`, encodes it with
 :func:`livegrid.codec.encode_frame` and writes it with the fenced
 ``LayerStore.write``, like ``worker/runner.py``. It exists because the built-in
-synthetic instrument has no source of the issue's sizes (its panels are
+synthetic instrument has no source of the benchmark's sizes (its panels are
 128x128, its spectra 200 bins): the inputs here are 256x256 float64 count
 images and 1000-bin spectra, drawn once (16 variants each) so generating data
 costs nothing per frame.

@@ -1,21 +1,23 @@
 """What the worker pool offers: sources, workflows and plotters, for the UI's forms.
 
-Workers publish it to ``ns:catalogue`` (a JSON string) when they start; replicas
-read it to offer a job's source and workflow and a layer's plotter. Replicas never
-import the worker's compute code: the catalogue is the contract between them.
-
-Keys: ``ns:catalogue`` (read, ``SET`` by every worker; all workers of one build
-publish the same catalogue, so the last writer wins harmlessly).
+Values only (no Redis): workers publish a :class:`Catalogue` to ``ns:catalogue``
+through :class:`livegrid.stores.catalogue.CatalogueStore`; replicas read it to
+offer a job's source and workflow and a layer's plotter. Replicas never import
+the worker's compute code: the catalogue is the contract between them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import redis
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from livegrid.keyspace import Keyspace
+__all__ = [
+    "Catalogue",
+    "PlotterEntry",
+    "SourceEntry",
+    "WorkflowEntry",
+]
 
 
 class SourceEntry(BaseModel):
@@ -94,22 +96,3 @@ class Catalogue(BaseModel):
         else:
             fits = [p for p in fits if not p.needs_time]
         return [p.name for p in fits]
-
-
-class CatalogueStore:
-    def __init__(self, client: redis.Redis, keyspace: Keyspace) -> None:
-        self._redis = client
-        self._key = keyspace.catalogue
-
-    def publish(self, catalogue: Catalogue) -> None:
-        self._redis.set(self._key, catalogue.model_dump_json())
-
-    def read(self) -> Catalogue:
-        """The published catalogue; empty before any worker started or if unreadable."""
-        raw: Any = self._redis.get(self._key)
-        if not raw:
-            return Catalogue()
-        try:
-            return Catalogue.model_validate_json(raw)
-        except ValidationError:
-            return Catalogue()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -24,6 +23,7 @@ from livegrid.redis_client import connect, describe_connection_error
 from livegrid.redis_server import RedisServerMissing, RedisServerProcess
 from livegrid.settings import Settings
 from livegrid.stores.config import ConfigStore
+from livegrid.supervise import Supervisor, WaitTimeout, livegrid_command, wait_until
 from livegrid.workspace_cli import load_workspace
 from livegrid.workspace_file import default_template_path, load_workspace_file
 
@@ -37,7 +37,8 @@ class Demo:
     replicas: int
     port: int
     address: str = "127.0.0.1"
-    children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    #: The workers and replicas; their output goes to this terminal.
+    children: Supervisor = field(default_factory=Supervisor)
     redis: RedisServerProcess | None = None
     #: Signals received; the handler only appends (no locks inside a signal handler).
     signals: list[int] = field(default_factory=list)
@@ -54,18 +55,21 @@ class Demo:
             self.stop()
             return 1
         for index in range(self.workers):
-            self._spawn(
+            worker_id = f"demo-worker-{index}"
+            metrics_port = str(self.port + 100 + index)
+            self.children.spawn(
+                worker_id,
+                livegrid_command("worker", "--id", worker_id, "--metrics-port", metrics_port),
                 env,
-                "worker",
-                "--id",
-                f"demo-worker-{index}",
-                "--metrics-port",
-                str(self.port + 100 + index),
             )
         urls = []
         for index in range(self.replicas):
             port = self.port + index
-            self._spawn(env, "app", "--port", str(port), "--address", self.address)
+            self.children.spawn(
+                f"demo-replica-{index}",
+                livegrid_command("app", "--port", str(port), "--address", self.address),
+                env,
+            )
             urls.append(f"http://{self.address}:{port}/")
         if not self._wait_ready(urls):
             self.stop()
@@ -75,7 +79,7 @@ class Demo:
             print(f"  {replica_url}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         while not self.signals:
-            if any(child.poll() is not None for child in self.children):
+            if self.children.exited():
                 print("livegrid demo: a child process exited; stopping", file=sys.stderr)
                 break
             time.sleep(0.2)
@@ -106,35 +110,27 @@ class Demo:
         )
         print(f"livegrid demo: loaded {path.name} as workspace version {version}", flush=True)
 
-    def _spawn(self, env: dict[str, str], *args: str) -> None:
-        command = [sys.executable, "-m", "livegrid.cli", *args]
-        self.children.append(subprocess.Popen(command, env=env))
-
     def _wait_ready(self, urls: list[str]) -> bool:
-        deadline = time.monotonic() + _READY_TIMEOUT_S
-        pending = list(urls)
-        while pending and not self.signals:
-            pending = [u for u in pending if not _ready(u)]
-            if any(child.poll() is not None for child in self.children):
-                print("livegrid demo: a child process exited during start", file=sys.stderr)
-                return False
-            if time.monotonic() > deadline:
-                print(f"livegrid demo: not ready after {_READY_TIMEOUT_S:.0f} s: {pending}")
-                return False
-            time.sleep(0.2)
+        """Every replica answers ``/readyz``; False on a signal, an exited child or timeout."""
+        try:
+            wait_until(
+                lambda: self.signals or self.children.exited() or all(_ready(u) for u in urls),
+                _READY_TIMEOUT_S,
+                "the replicas' /readyz",
+                interval=0.2,
+            )
+        except WaitTimeout:
+            pending = [u for u in urls if not _ready(u)]
+            print(f"livegrid demo: not ready after {_READY_TIMEOUT_S:.0f} s: {pending}")
+            return False
+        if self.children.exited():
+            print("livegrid demo: a child process exited during start", file=sys.stderr)
+            return False
         return not self.signals
 
     def stop(self) -> None:
         """SIGTERM every child (workers hand their jobs over), then Redis."""
-        for child in self.children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in self.children:
-            try:
-                child.wait(15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait(5)
+        self.children.stop_all(15)
         if self.redis is not None:
             self.redis.close()
             self.redis = None

@@ -47,3 +47,10 @@ def describe_connection_error(url: str, exc: Exception) -> str:
         f"Redis at {redact(url)} is not reachable ({exc.__class__.__name__}: {exc}); "
         "start it or set LIVEGRID_REDIS_URL"
     )
+
+
+def text(value: bytes | str | None) -> str:
+    """A Redis reply as ``str`` ('' for a missing value)."""
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value

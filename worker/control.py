@@ -2,7 +2,8 @@
 
 Reads ``ns:jobs``, ``ns:jobs:log``, ``ns:config`` (+ log), ``ns:viewers:*`` and
 ``ns:job:{id}:status``; writes ``ns:job:{id}:lease`` and ``:fence`` (through
-:class:`Leases`) and this worker's entry in ``ns:workers``. Everything else
+:class:`Leases`, which also looks the leases up), this worker's entry in
+``ns:workers`` and ``ns:catalogue``. Everything else
 is written by the compute thread, to which this thread sends commands.
 """
 
@@ -19,10 +20,11 @@ from typing import Any
 import redis
 import structlog
 
-from livegrid.catalogue import Catalogue, CatalogueStore
+from livegrid.catalogue import Catalogue
 from livegrid.keyspace import Keyspace
 from livegrid.models import Desired, JobSpec, Workspace
 from livegrid.redis_client import MAX_BLOCK_MS
+from livegrid.stores.catalogue import CatalogueStore
 from livegrid.stores.config import ConfigStore
 from livegrid.stores.jobs import JobStore
 from livegrid.stores.leases import Lease, LeaseLost, Leases
@@ -43,6 +45,7 @@ from worker.commands import (
     ViewersChanged,
 )
 from worker.compute import ComputeLoop
+from worker.held_jobs import plan_held_job
 from worker.metrics import WorkerMetrics
 
 log = structlog.get_logger(__name__)
@@ -90,7 +93,6 @@ class ControlLoop:
         self._catalogue = catalogue
         self._catalogue_store = CatalogueStore(client, keyspace)
         self._catalogue_json: bytes | None = None
-        self._redis = client
         self._blocking = blocking_client
         self._keys = keyspace
         self._leases = leases
@@ -244,12 +246,13 @@ class ControlLoop:
             if held.ending:
                 continue
             spec = specs.get(job_id)
-            if spec is None or spec.desired is Desired.STOPPED:
+            plan = plan_held_job(held.spec, spec)
+            if plan.stop:
                 held.ending = True
                 self._compute.commands.put(Stop(job_id))
-            elif spec.reset_epoch != held.spec.reset_epoch:
+            elif plan.reset and spec is not None:
                 self._compute.commands.put(Reset(job_id, spec.reset_epoch))
-            if spec is not None and _definition(spec) != _definition(held.spec):
+            if plan.restart and spec is not None:
                 self._compute.commands.put(Restart(spec))
             if spec is not None:
                 held.spec = spec
@@ -258,9 +261,9 @@ class ControlLoop:
         wanted = [
             s for s in specs.values() if s.desired is Desired.RUNNING and s.id not in self._held
         ]
-        holders = self._lease_holders([s.id for s in wanted])
+        holders = self._leases.holders([s.id for s in wanted])
         for spec in wanted:
-            if holders[spec.id]:
+            if holders[spec.id] is not None:
                 self._claimable_since.pop(spec.id, None)
                 continue
             since = self._claimable_since.setdefault(spec.id, now)
@@ -270,12 +273,6 @@ class ControlLoop:
                 self._claim(spec)
             else:
                 self._timers.scan = min(self._timers.scan, now + CLAIM_STEP_S)
-
-    def _lease_holders(self, job_ids: list[str]) -> dict[str, bool]:
-        pipe = self._redis.pipeline(transaction=False)
-        for job_id in job_ids:
-            pipe.exists(self._keys.job_lease(job_id))
-        return {j: bool(n) for j, n in zip(job_ids, pipe.execute(), strict=True)}
 
     def _claim(self, spec: JobSpec) -> None:
         lease = self._leases.acquire(spec.id, self.worker_id)
@@ -342,8 +339,7 @@ class ControlLoop:
         data): one GET per heartbeat, not a SET of the whole catalogue."""
         if self._catalogue_json is None:
             self._catalogue_json = catalogue.model_dump_json().encode()
-        if self._redis.get(self._keys.catalogue) != self._catalogue_json:
-            self._catalogue_store.publish(catalogue)
+        self._catalogue_store.publish_if_changed(self._catalogue_json)
 
     # --- shutdown ---
 
@@ -362,7 +358,3 @@ class ControlLoop:
             self._workers.remove([self.worker_id])
         except redis.RedisError as exc:
             log.warning("could not hand jobs over cleanly", error=str(exc))
-
-
-def _definition(spec: JobSpec) -> tuple[str, str, str]:
-    return (str(spec.workflow), spec.source, repr(sorted(spec.params.items())))

@@ -1,6 +1,8 @@
-"""Lua fragments shared by the stores' scripts."""
+"""Lua fragments shared by the stores' scripts (private to ``livegrid.stores``)."""
 
 from __future__ import annotations
+
+__all__ = ["NOW_MS", "XADD_SEQ"]
 
 #: ``xadd_seq(stream, seq_key, maxlen, fields)``: append ``fields`` plus a
 #: per-stream ``seq`` counter, so readers detect entries lost to trimming.
@@ -23,10 +25,3 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 """
-
-
-def text(value: bytes | str | None) -> str:
-    """A Redis reply as ``str`` ('' for a missing value)."""
-    if value is None:
-        return ""
-    return value.decode() if isinstance(value, bytes) else value

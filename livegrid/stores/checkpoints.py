@@ -23,7 +23,7 @@ from typing import Any
 import redis
 
 from livegrid.keyspace import Keyspace
-from livegrid.stores._lua import text
+from livegrid.redis_client import text
 
 #: Largest single SET of a write: about a millisecond of Redis time.
 CHUNK_BYTES = 1 << 20

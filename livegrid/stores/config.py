@@ -15,7 +15,8 @@ import redis
 
 from livegrid.keyspace import Keyspace
 from livegrid.models import Workspace
-from livegrid.stores._lua import NOW_MS, XADD_SEQ, text
+from livegrid.redis_client import text
+from livegrid.stores._lua import NOW_MS, XADD_SEQ
 
 # KEYS: config, config log, config log seq.
 # ARGV: expected version, workspace json, user, change, maxlen

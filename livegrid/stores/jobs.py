@@ -16,7 +16,8 @@ import redis
 
 from livegrid.keyspace import Keyspace
 from livegrid.models import Desired, JobSpec
-from livegrid.stores._lua import XADD_SEQ, text
+from livegrid.redis_client import text
+from livegrid.stores._lua import XADD_SEQ
 
 # KEYS: jobs, jobs log, jobs log seq.
 # ARGV: job_id, expected version (-1: must not exist), spec json ('' deletes), action, maxlen

@@ -16,7 +16,8 @@ import redis
 
 from livegrid.keyspace import Keyspace
 from livegrid.lifecycle import LayerState, Lifecycle
-from livegrid.stores._lua import XADD_SEQ, text
+from livegrid.redis_client import text
+from livegrid.stores._lua import XADD_SEQ
 
 # KEYS: fence, layer, frame, frames stream, frames seq
 # ARGV: token, expected_version, state, version, error, job, has_frame, frame,

@@ -9,12 +9,13 @@ scripts reject tokens older than the fence.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
 
 from livegrid.keyspace import Keyspace
-from livegrid.stores._lua import text
+from livegrid.redis_client import text
 
 # KEYS: lease, fence.  ARGV: worker_id, ttl_ms
 _ACQUIRE = """
@@ -89,11 +90,25 @@ class Leases:
         return bool(self._release(keys=[self._keys.job_lease(lease.job_id)], args=[lease.value]))
 
     def holder(self, job_id: str) -> LeaseHolder | None:
-        value = text(self._redis.get(self._keys.job_lease(job_id)))
-        if not value:
-            return None
-        worker_id, _, token = value.rpartition(":")
-        return LeaseHolder(worker_id, int(token))
+        return _parse_holder(self._redis.get(self._keys.job_lease(job_id)))
+
+    def holders(self, job_ids: Sequence[str]) -> dict[str, LeaseHolder | None]:
+        """The live holder of each job's lease (None: claimable), in one ``MGET``."""
+        if not job_ids:
+            return {}
+        values: list[bytes | None] = self._redis.mget(  # type: ignore[assignment]
+            [self._keys.job_lease(j) for j in job_ids]
+        )
+        return {j: _parse_holder(v) for j, v in zip(job_ids, values, strict=True)}
 
     def fence(self, job_id: str) -> int:
         return int(self._redis.get(self._keys.job_fence(job_id)) or 0)
+
+
+def _parse_holder(value: bytes | str | None) -> LeaseHolder | None:
+    """A lease value ``worker_id:token`` (None for a missing lease)."""
+    raw = text(value)
+    if not raw:
+        return None
+    worker_id, _, token = raw.rpartition(":")
+    return LeaseHolder(worker_id, int(token))

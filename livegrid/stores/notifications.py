@@ -16,7 +16,8 @@ import redis
 
 from livegrid.keyspace import Keyspace
 from livegrid.models import Notification
-from livegrid.stores._lua import XADD_SEQ, text
+from livegrid.redis_client import text
+from livegrid.stores._lua import XADD_SEQ
 
 # KEYS: stream, seq.  ARGV: maxlen, field/value pairs
 _APPEND = (

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import redis
 
 from livegrid.keyspace import Keyspace
-from livegrid.stores._lua import NOW_MS, text
+from livegrid.redis_client import text
+from livegrid.stores._lua import NOW_MS
 
 # KEYS: zset, details keys...  ARGV: details ttl ms, member ids (same order as KEYS[2..])
 # Returns the members that were not in the zset (reaped meanwhile: their details are gone).

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import redis
 
 from livegrid.keyspace import Keyspace
-from livegrid.stores._lua import NOW_MS, XADD_SEQ, text
+from livegrid.redis_client import text
+from livegrid.stores._lua import NOW_MS, XADD_SEQ
 
 # KEYS: jobs log, jobs log seq, viewer keys...  ARGV: replica id, ttl ms, maxlen, layer ids...
 _MARK = (

@@ -21,7 +21,6 @@ import contextlib
 import os
 import re
 import signal
-import time
 from pathlib import Path
 
 from playwright.sync_api import (
@@ -32,6 +31,8 @@ from playwright.sync_api import (
     Page,
     Playwright,
 )
+
+from harness import WaitTimeout, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -226,9 +227,13 @@ class BrowserProcess:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
-            time.sleep(0.05)
+        with contextlib.suppress(WaitTimeout):  # a survivor is the test's to notice
+            wait_until(
+                lambda: not any(_alive(pid) for pid in pids),
+                10,
+                "the browser to die",
+                interval=0.05,
+            )
         self.tabs = []
 
     def artefacts(self, directory: Path) -> list[Path]:

@@ -1,7 +1,8 @@
 """A whole livegrid on loopback: a private Redis, workers and replicas as separate processes.
 
 Every process is started with the same CLI a user runs (``livegrid worker``,
-``livegrid app``) and can be killed by its PID. The replicas sit behind a
+``livegrid app``) on the harness's supervisor (``harness.processes``) and can
+be killed by its PID. The replicas sit behind a
 :class:`FrontProxy`, the stand-in for a load balancer: a tab that loads the
 front URL reaches the first replica that accepts connections, so when that
 replica dies, the tab's reconnect lands on the next one.
@@ -14,20 +15,16 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import redis
 
+from harness import wait_until
+from harness.processes import LivegridProcess, ReplicaEndpoints
 from livegrid.keyspace import Keyspace
 from livegrid.models import Workspace
 from livegrid.redis_client import connect
@@ -35,6 +32,8 @@ from livegrid.redis_server import RedisServerProcess, free_port
 from livegrid.stores.jobs import JobStatus, JobStore
 from livegrid.stores.layers import LayerStore
 from livegrid.workspace_cli import load_workspace
+
+__all__ = ["FAST_FAILURE_ENV", "SECRET_KEY", "Cluster", "FrontProxy", "wait_until"]
 
 #: Shared by every replica so a tab's signed session id is valid on each of them.
 SECRET_KEY = "e2e-secret-key-shared-by-all-replicas-0123456789"
@@ -48,94 +47,20 @@ FAST_FAILURE_ENV = {
 }
 
 
-def wait_until(
-    condition: Callable[[], Any],
-    timeout: float,
-    what: str,
-    detail: Callable[[], object] | None = None,
-) -> Any:
-    """Poll ``condition`` until it is truthy and return its value; AssertionError after
-    ``timeout`` seconds, naming ``what`` and showing ``detail()`` (what was seen)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            seen = f"; saw {detail()}" if detail is not None else ""
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{seen}")
-        time.sleep(0.1)
-
-
-class LivegridProcess:
-    """One ``livegrid`` CLI process, its output in ``log_path``."""
-
-    def __init__(self, args: list[str], env: Mapping[str, str], log_path: Path) -> None:
-        self.log_path = log_path
-        self._log = log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "livegrid.cli", *args],
-            env=dict(env),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def kill(self) -> None:
-        """``kill -9`` by PID: no shutdown path runs."""
-        if self.running:
-            os.kill(self.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-    def close(self) -> None:
-        if self.running:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self._log.close()
-
-
 class Worker(LivegridProcess):
     def __init__(self, worker_id: str, env: Mapping[str, str], log_dir: Path) -> None:
         self.id = worker_id
         super().__init__(["worker", "--id", worker_id], env, log_dir / f"worker-{worker_id}.log")
 
 
-class Replica(LivegridProcess):
+class Replica(ReplicaEndpoints, LivegridProcess):
     """``livegrid app`` on ``port`` with ``/debug/sessions`` on."""
 
     def __init__(self, name: str, port: int, env: Mapping[str, str], log_dir: Path) -> None:
-        self.name = name
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         super().__init__(["app", "--port", str(port)], env, log_dir / f"replica-{name}.log")
-
-    def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=5) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-        except OSError:
-            return 0, ""
-
-    def ready(self) -> bool:
-        return self.get("/readyz")[0] == 200
-
-    def sessions(self) -> list[dict[str, Any]]:
-        """What each session of this replica showed (``/debug/sessions``)."""
-        status, body = self.get("/debug/sessions")
-        return json.loads(body) if status == 200 else []
+        self.name = name
 
     @property
     def replica_id(self) -> str:

@@ -1,7 +1,7 @@
 """Losing any one process costs the tabs nothing but a moment.
 
 Processes are killed by PID (``kill -9``) while five tabs watch; every wait is
-bounded, and the bounds that the issue names (lease ttl + 2 s, the stale
+bounded, and the recovery bounds (lease ttl + 2 s, the stale
 timeout) are asserted from the moment of the kill.
 """
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import redis
 
-from livegrid.catalogue import CatalogueStore
 from livegrid.keyspace import Keyspace
+from livegrid.stores.catalogue import CatalogueStore
 
 
 def test_the_catalogue_is_written_once_and_again_only_when_it_is_gone(

@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 from livegrid.redis_server import free_port
+from livegrid.supervise import Child, livegrid_command
 
 
 def _descendants(pid: int) -> set[int]:
@@ -44,13 +42,7 @@ def test_demo_serves_live_plots_and_ctrl_c_leaves_no_process_behind(*, tmp_path,
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEGRID_")}
     env["LIVEGRID_DEBUG_ENDPOINTS"] = "true"
     log_path = tmp_path / "demo.log"
-    with log_path.open("wb") as log:
-        demo = subprocess.Popen(
-            [sys.executable, "-m", "livegrid.cli", "demo", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    demo = Child("demo", livegrid_command("demo", "--port", str(port)), env, log_path=log_path)
     try:
         url = f"http://127.0.0.1:{port}/"
         wait_for(
@@ -65,13 +57,14 @@ def test_demo_serves_live_plots_and_ctrl_c_leaves_no_process_behind(*, tmp_path,
         assert re.search(r"private Redis at redis://127\.0\.0\.1:\d+", log_path.read_text())
         children = _descendants(demo.pid)
         assert len(children) >= 3, "expected redis-server, a worker and a replica"
-        demo.send_signal(signal.SIGINT)
+        demo.signal(signal.SIGINT)
         assert demo.wait(60) == 0
-        deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not [pid for pid in children if _alive(pid)], log_path.read_text()[-2000:]
+        wait_for(
+            lambda: not any(_alive(pid) for pid in children),
+            10,
+            "every child of the demo to exit",
+            lambda: log_path.read_text()[-2000:],
+        )
     finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait(10)
+        demo.kill()
+        demo.close()

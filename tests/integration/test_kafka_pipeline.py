@@ -11,8 +11,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +26,7 @@ from confluent_kafka import Producer
 from streaming_data_types import serialise_da00, serialise_f144
 from streaming_data_types.dataarray_da00 import Variable
 
+from harness.processes import LivegridProcess
 from livegrid.codec import Frame, decode_frame
 from livegrid.keyspace import Keyspace
 from livegrid.lifecycle import LayerState
@@ -409,12 +408,10 @@ def test_livegrid_produce_publishes_the_synthetic_instrument_and_its_x5f2_status
     mock_kafka: str, pipe: Pipeline
 ) -> None:
     rates = {"monitor_1": 5.0, "temperature": 5.0}
-    log = (pipe.tmp_path / "produce.log").open("wb")
-    producer = subprocess.Popen(
-        [sys.executable, "-m", "livegrid.cli", "produce", "--bootstrap", mock_kafka],
-        env={**os.environ, "LIVEGRID_SYNTHETIC_RATES": json.dumps(rates)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    producer = LivegridProcess(
+        ["produce", "--bootstrap", mock_kafka],
+        {**os.environ, "LIVEGRID_SYNTHETIC_RATES": json.dumps(rates)},
+        pipe.tmp_path / "produce.log",
     )
     try:
         pipe.jobs({
@@ -428,13 +425,8 @@ def test_livegrid_produce_publishes_the_synthetic_instrument_and_its_x5f2_status
         key = pipe.keys.services_status
         status = pipe.wait_for(lambda: pipe.r.hget(key, "livegrid-produce"), 30, "x5f2 status")
     finally:
-        producer.send_signal(signal.SIGTERM)
-        try:
-            exit_code = producer.wait(15)
-        except subprocess.TimeoutExpired:
-            producer.kill()
-            exit_code = producer.wait()
-        log.close()
+        producer.close(15)
+        exit_code = producer.wait()
     assert exit_code == 0, (pipe.tmp_path / "produce.log").read_text()[-3000:]
 
     instrument = SyntheticInstrument(rates)

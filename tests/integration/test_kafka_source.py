@@ -4,7 +4,6 @@ in this process, against librdkafka's mock cluster (a real Kafka protocol peer) 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -15,6 +14,7 @@ from confluent_kafka import Producer
 from streaming_data_types import serialise_da00, serialise_f144, serialise_x5f2
 from streaming_data_types.dataarray_da00 import Variable
 
+from harness import wait_until
 from livegrid.keyspace import Keyspace
 from livegrid.lifecycle import LayerState
 from livegrid.models import JobSpec
@@ -115,14 +115,17 @@ def _read_until(
 ) -> list[Event]:
     """Messages and errors in the order ``read`` gives them, until ``done`` says enough."""
     events: list[Event] = []
-    deadline = time.monotonic() + timeout
-    while not done(events):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out; got {events}")
+
+    def enough() -> bool:
+        if done(events):
+            return True
         try:
             events.extend(source.read(0.05))
         except SourceError as exc:
             events.append(exc)
+        return False
+
+    wait_until(enough, timeout, "the expected events", lambda: events, interval=0)
     return events
 
 
@@ -417,11 +420,14 @@ def test_x5f2_statuses_reach_the_services_status_hash(
     )
     consumer.start()
     try:
-        deadline = time.monotonic() + 20
-        while not r.hexists(keyspace.services_status, "reducer-1"):
-            assert time.monotonic() < deadline, "no status stored"
+
+        def stored() -> bool:
+            if r.hexists(keyspace.services_status, "reducer-1"):
+                return True
             publisher.send("status", _status("running"), b"not a status")
-            time.sleep(0.1)
+            return False
+
+        wait_until(stored, 20, "a stored status")
     finally:
         consumer.stop()
 

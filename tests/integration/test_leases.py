@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import redis
 
+from harness import wait_until
 from livegrid.keyspace import Keyspace
-from livegrid.stores.leases import LeaseLost, Leases
+from livegrid.stores.leases import LeaseHolder, LeaseLost, Leases
 
 
 def test_second_worker_cannot_acquire_a_live_lease(r: redis.Redis, keyspace: Keyspace) -> None:
@@ -23,12 +22,9 @@ def test_expired_lease_is_acquired_by_another_holder_with_a_higher_token(
     leases = Leases(r, keyspace, ttl_ms=150)
     first = leases.acquire("job", "w1")
     assert first is not None
-    deadline = time.monotonic() + 5
-    second = None
-    while second is None and time.monotonic() < deadline:
-        second = leases.acquire("job", "w2")
-        time.sleep(0.02)
-    assert second is not None
+    second = wait_until(
+        lambda: leases.acquire("job", "w2"), 5, "the expired lease to be acquired", interval=0.02
+    )
     assert second.token > first.token
     holder = leases.holder("job")
     assert holder is not None and (holder.worker_id, holder.token) == ("w2", second.token)
@@ -64,3 +60,18 @@ def test_renewal_extends_the_ttl(r: redis.Redis, keyspace: Keyspace) -> None:
     r.pexpire(keyspace.job_lease("job"), 50)
     leases.renew(lease)
     assert r.pttl(keyspace.job_lease("job")) > 5_000
+
+
+def test_holders_names_each_live_holder_and_none_for_a_claimable_job(
+    r: redis.Redis, keyspace: Keyspace
+) -> None:
+    leases = Leases(r, keyspace, ttl_ms=5000)
+    first = leases.acquire("a", "w1")
+    second = leases.acquire("b", "w2")
+    assert first is not None and second is not None
+    leases.release(second)
+
+    holders = leases.holders(["a", "b", "never-claimed"])
+
+    assert holders == {"a": LeaseHolder("w1", first.token), "b": None, "never-claimed": None}
+    assert leases.holders([]) == {}

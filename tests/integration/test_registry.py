@@ -6,14 +6,18 @@ import time
 
 import redis
 
+from harness import wait_until
 from livegrid.keyspace import Keyspace
 from livegrid.stores.registry import Registry
 
 
 def _wait_until_stale(registry: Registry, member: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while member in {m.id for m in registry.live()} and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(
+        lambda: member not in {m.id for m in registry.live()},
+        timeout,
+        f"{member} to go stale",
+        interval=0.02,
+    )
 
 
 def test_registered_members_are_live_with_their_details(r: redis.Redis, keyspace: Keyspace) -> None:

@@ -1,6 +1,6 @@
 """Replicas with real sessions: a real worker, two ``livegrid app`` processes, probe sessions.
 
-Probe sessions (``livegrid.probe``) speak the Bokeh websocket protocol like a
+Probe sessions (``harness.probe``) speak the Bokeh websocket protocol like a
 browser, including ``document_ready``; each replica's ``/debug/sessions`` says
 which frames and notifications each of its sessions showed.
 """

@@ -1,12 +1,8 @@
 """x5f2 service statuses from Kafka into Redis, for the dashboard's System tab.
 
-Key written: ``ns:services:status``, a hash ``service_id -> JSON`` with
-``service_id``, ``software``, ``version``, ``host``, ``pid``,
-``update_interval_ms``, ``state`` (from the status JSON; '' when absent),
-``status_json`` (the service's own JSON, at most 4000 characters), ``topic``,
-``kafka_ts_ms`` (the message's Kafka timestamp) and ``received_at_ms`` (Redis
-server time of the write). A service whose ``received_at_ms`` is older than
-about two ``update_interval_ms`` has gone quiet; entries are never removed.
+Key written: ``ns:services:status`` through
+:class:`livegrid.stores.services.ServiceStatuses` (its docstring lists the
+fields); ``status_json`` is cut to at most 4000 characters.
 
 Every worker with Kafka runs one :class:`StatusConsumer` on its own thread.
 Like the job consumers it joins no consumer group (ADR 4): it assigns itself
@@ -18,7 +14,6 @@ older status never overwrites a newer one.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -28,7 +23,7 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 from confluent_kafka import Message as KafkaMessage
 
 from livegrid.keyspace import Keyspace
-from livegrid.stores._lua import NOW_MS
+from livegrid.stores.services import ServiceStatuses
 from worker.metrics import WorkerMetrics
 from worker.sources.ess_decode import DecodeError, ServiceStatus, decode_x5f2, schema_of
 from worker.sources.throttle import LogThrottle
@@ -39,22 +34,6 @@ POLL_S = 0.5
 MAX_STATUS_JSON = 4000
 #: Pause between two lookups of status topics that do not exist yet.
 RETRY_S = 2.0
-
-# KEYS: services status hash.  ARGV: service id, entry JSON (without received_at_ms), kafka ts ms
-_WRITE_STATUS = (
-    NOW_MS
-    + """
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-if old then
-  local ok, previous = pcall(cjson.decode, old)
-  if ok and tonumber(previous['kafka_ts_ms'] or 0) > tonumber(ARGV[3]) then return 0 end
-end
-local entry = cjson.decode(ARGV[2])
-entry['received_at_ms'] = now_ms()
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
-return 1
-"""
-)
 
 
 class StatusConsumer:
@@ -69,8 +48,7 @@ class StatusConsumer:
         config: dict[str, object],
         metrics: WorkerMetrics,
     ) -> None:
-        self._key = keyspace.services_status
-        self._write = client.register_script(_WRITE_STATUS)
+        self._statuses = ServiceStatuses(client, keyspace)
         self._topics = topics
         self._config = config
         self._metrics = metrics
@@ -153,8 +131,7 @@ class StatusConsumer:
             "topic": topic,
             "kafka_ts_ms": kafka_ts_ms,
         }
-        stored = self._write(keys=[self._key], args=[service, json.dumps(entry), kafka_ts_ms])
-        return bool(stored)
+        return self._statuses.write(service, entry, kafka_ts_ms=kafka_ts_ms)
 
     def _log_once(self, event: str, **fields: object) -> None:
         skipped = self._throttle.due(event)

@@ -1,7 +1,7 @@
 """A headless dashboard session: speaks the Bokeh websocket protocol, renders nothing.
 
-Tests and the benchmark harness use it to open many real sessions on a replica
-cheaply: it opens ``/ws`` with a session id and token (signed with
+Tests and benchmarks use it to open many real sessions on a replica cheaply:
+it opens ``/ws`` with a session id and token (signed with
 ``secret_key`` when the replica signs sessions), pulls the document, announces
 ``document_ready`` like a browser (Panel sends no updates to a document that is
 not ready), then timestamps every ``PATCH-DOC`` it receives. It never applies
