@@ -19,7 +19,7 @@ import panel as pn
 from app.layout import CellPlan, GridPlan
 from app.metrics import ReplicaMetrics
 from app.present_plan import GridShown, LayerCursor, LayerPatch, diff_cells, plan_layers
-from app.presenters import CellView
+from app.presenters.cell import CellView
 from app.view import ReplicaView
 from livegrid.lifecycle import LayerState
 

@@ -24,7 +24,8 @@ import scipp as sc
 from bokeh.document import Document
 
 from app.prepare import carry_unchanged, prepare
-from app.presenters import CellPresenter, LayerSpec
+from app.presenters.plan import LayerSpec
+from app.presenters.plot import CellPresenter
 from livegrid.codec import FrameKind
 from livegrid.models import PolygonROI, RectangleROI
 from worker.plotters import compute_frame

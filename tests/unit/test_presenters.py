@@ -18,16 +18,10 @@ from bokeh.models import DataRange1d, LinearColorMapper, LogColorMapper
 from panel.io.document import _cleanup_doc
 
 from app.prepare import Prepared, carry_unchanged, prepare
-from app.presenters import (
-    CellPresenter,
-    CellView,
-    LayerSpec,
-    PlotType,
-    SlicerLayer,
-    freshness_text,
-    plan_cell,
-    state_text,
-)
+from app.presenters.cell import CellView, freshness_text, state_text
+from app.presenters.plan import LayerSpec, PlotType, plan_cell
+from app.presenters.plot import CellPresenter
+from app.presenters.slicer import SlicerLayer
 from livegrid.codec import Frame, FrameKind
 from livegrid.lifecycle import LayerState
 

@@ -14,7 +14,8 @@ from bokeh.models import CustomJSHover, LinearColorMapper, LogAxis
 from bokeh.models.annotations import Legend
 
 from app.prepare import Prepared, carry_unchanged, prepare
-from app.presenters import CellPresenter, LayerSpec, PlotType, plan_cell
+from app.presenters.plan import LayerSpec, PlotType, plan_cell
+from app.presenters.plot import CellPresenter
 from livegrid.codec import FrameKind, decode_frame, encode_frame
 from livegrid.palette import colour_of
 from worker.plotters import compute_frame

@@ -30,6 +30,8 @@ PURE_MODULES = [
     "worker.bindings",
     "worker.held_jobs",
     "app.backlog",
+    "app.layout",
+    "app.presenters.plan",
     "app.prepare",
     "benchmarks.load_analysis",
 ]

@@ -23,7 +23,9 @@ from panel.io.notifications import NotificationArea
 
 from app.html import escape_text, widget_title
 from app.prepare import prepare
-from app.presenters import CellPresenter, CellView, LayerSpec
+from app.presenters.cell import CellView
+from app.presenters.plan import LayerSpec
+from app.presenters.plot import CellPresenter
 from app.session import Session, header_html
 from app.view import NotificationEntry, ReplicaView, ServiceView, SystemView
 from app.widgets import JobsTab, ManageTab
