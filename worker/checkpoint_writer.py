@@ -177,19 +177,23 @@ class CheckpointWriter:
         return self._put(_Task(Ticket(snapshot.job_id), snapshot=snapshot))
 
     def write_now(self, snapshot: Snapshot, timeout: float = WAIT_S) -> Outcome:
-        """Write ``snapshot`` after the job's write in flight, and wait for the outcome."""
-        return self._put(_Task(Ticket(snapshot.job_id), snapshot=snapshot)).wait(
-            self._wait_s(timeout)
-        )
+        """Write ``snapshot`` after the job's write in flight, and wait for the outcome.
+
+        A Redis error of the write is raised here, as a write on this thread would."""
+        return self._wait(_Task(Ticket(snapshot.job_id), snapshot=snapshot), timeout)
 
     def delete_now(self, job_id: str, token: int, timeout: float = WAIT_S) -> Outcome:
         """Delete the job's checkpoint after its write in flight (none can commit later)."""
-        return self._put(_Task(Ticket(job_id), token=token)).wait(self._wait_s(timeout))
+        return self._wait(_Task(Ticket(job_id), token=token), timeout)
 
-    def _wait_s(self, timeout: float) -> float:
+    def _wait(self, task: _Task, timeout: float) -> Outcome:
         if not self.alive:
             raise WriterUnavailable("the checkpoint writer thread is not running")
-        return timeout
+        ticket = self._put(task)
+        outcome = ticket.wait(timeout)
+        if outcome is Outcome.FAILED and isinstance(ticket.error, redis.RedisError):
+            raise ticket.error
+        return outcome
 
     def _put(self, task: _Task) -> Ticket:
         with self._lock:

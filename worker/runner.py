@@ -181,7 +181,11 @@ class JobRunner:
         present, as before checkpoints existed (ADR 10)."""
         if self._checkpoints is not None:
             # Through the writer, after any write of this job in flight: none commits later.
-            outcome = self._checkpoints.delete_now(self.job_id, self.lease.token)
+            try:
+                outcome = self._checkpoints.delete_now(self.job_id, self.lease.token)
+            except WriterUnavailable as exc:
+                outcome = Written.FAILED
+                log.error("checkpoint not deleted", job=self.job_id, error=str(exc))
             if outcome is Written.FENCED:
                 raise LeaseLost(f"lease of job {self.job_id!r} was lost")
         for slot in self._slots.values():
@@ -280,7 +284,11 @@ class JobRunner:
         started = time.perf_counter()
         # The last snapshot's buffers are free once every write handed over has finished.
         reuse = self._buffers if all(ticket.done for ticket in self._tickets) else None
-        state, position = detach(self._workflow.snapshot(), resumable.position(), reuse)
+        try:
+            state, position = detach(self._workflow.snapshot(), resumable.position(), reuse)
+        except Exception:  # a snapshot bug must cost this checkpoint, not the worker
+            log.exception("checkpoint snapshot failed", job=self.job_id)
+            return False
         self._buffers = {n: a for n, a in state.arrays.items() if n not in state.shared}
         snapshot = Snapshot(
             job_id=self.job_id,

@@ -297,3 +297,24 @@ def test_a_periodic_write_with_a_stale_token_loses_the_job_at_its_next_step_and_
         runner.step(set())
     assert store.read("job") is None  # nothing of the stale holder was committed
     assert metrics.fenced_rejections._value.get() == 1
+
+
+def test_a_failing_encode_costs_that_checkpoint_only_and_the_writer_goes_on(
+    start_writer: Callable[..., tuple[CheckpointWriter, CheckpointStore, WorkerMetrics]],
+    lease: Lease,
+) -> None:
+    calls: list[int] = []
+
+    def flaky(state: State) -> bytes:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("codec bug")
+        return encode(state)
+
+    writer, store, metrics = start_writer(flaky)
+    assert writer.submit(_snapshot(1, lease.token)).wait(WAIT_S) is Outcome.FAILED
+    assert store.read("job") is None
+    assert writer.write_now(_snapshot(2, lease.token), WAIT_S) is Outcome.WRITTEN
+    checkpoint = store.read("job")
+    assert checkpoint is not None and checkpoint.position == {"next": 2}
+    assert metrics.fenced_rejections._value.get() == 0
