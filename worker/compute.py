@@ -24,6 +24,7 @@ from livegrid.stores.layers import LayerStore
 from livegrid.stores.leases import LeaseLost
 from livegrid.stores.notifications import NotificationLog
 from worker.bindings import bindings_of_job
+from worker.checkpoint_writer import CheckpointWriter
 from worker.commands import (
     Claimed,
     Command,
@@ -65,10 +66,13 @@ class ComputeLoop:
         display_max: int,
         max_array_bytes: int,
         checkpoints: CheckpointStore | None = None,
+        checkpoint_writer: CheckpointWriter | None = None,
         checkpoint_interval_s: float = 5.0,
     ) -> None:
         self.worker_id = worker_id
+        #: Read on claim here; written by the writer thread (no writer: no checkpoints).
         self._checkpoints = checkpoints
+        self._writer = checkpoint_writer
         self._checkpoint_interval_ns = round(checkpoint_interval_s * 1e9)
         self._layers = layers
         self._jobs = jobs
@@ -239,7 +243,7 @@ class ComputeLoop:
             metrics=self._metrics,
             display_max=self._display_max,
             max_array_bytes=self._max_array_bytes,
-            checkpoints=self._checkpoints,
+            checkpoints=self._writer,
             checkpoint_interval_ns=self._checkpoint_interval_ns,
         )
 

@@ -24,6 +24,7 @@ from livegrid.stores.notifications import NotificationLog
 from livegrid.stores.registry import Registry
 from livegrid.stores.viewers import Viewers
 from worker.catalogue import build_catalogue
+from worker.checkpoint_writer import CheckpointWriter
 from worker.compute import ComputeLoop
 from worker.control import ControlLoop
 from worker.http import serve_health_and_metrics
@@ -60,6 +61,9 @@ def run_worker(settings: Settings, *, worker_id: str | None, metrics_port: int |
         return 2
     sources = SourceCatalog(instrument, kafka)
     jobs = JobStore(client, keys)
+    checkpoints = CheckpointStore(client, keys)
+    # Encodes and writes checkpoints off the compute thread; stopped after it (hand-overs wait).
+    writer = CheckpointWriter(checkpoints, metrics)
     compute = ComputeLoop(
         worker_id=worker_id,
         layers=LayerStore(client, keys, frames_maxlen=settings.frames_maxlen),
@@ -69,7 +73,8 @@ def run_worker(settings: Settings, *, worker_id: str | None, metrics_port: int |
         metrics=metrics,
         display_max=settings.display_max,
         max_array_bytes=settings.max_array_bytes,
-        checkpoints=CheckpointStore(client, keys),
+        checkpoints=checkpoints,
+        checkpoint_writer=writer,
         checkpoint_interval_s=settings.checkpoint_interval_s,
     )
     control = ControlLoop(
@@ -90,7 +95,7 @@ def run_worker(settings: Settings, *, worker_id: str | None, metrics_port: int |
 
     def health() -> str | None:
         now = time.monotonic()
-        if not (compute.alive and control.alive):
+        if not (compute.alive and control.alive and writer.alive):
             return "a worker thread died"
         if now - control.last_beat > STALL_S or now - compute.last_beat > STALL_S:
             return "a worker loop is stalled"
@@ -115,18 +120,20 @@ def run_worker(settings: Settings, *, worker_id: str | None, metrics_port: int |
     except redis.ConnectionError as exc:
         log.error("cannot start", error=describe_connection_error(settings.redis_url, exc))
         return 1
+    writer.start()
     compute.start()
     status = _status_consumer(kafka, client, keys, metrics, worker_id)
     if status is not None:
         status.start()
     while not received:
-        if not (compute.alive and control.alive):
+        if not (compute.alive and control.alive and writer.alive):
             log.error("a worker thread died; exiting so the pool takes the jobs over")
             return 1
         time.sleep(0.2)
     log.info("stopping", signal=signal.Signals(received[0]).name)
     control.stop()
     compute.stop()
+    writer.stop()
     if status is not None:
         status.stop()
     if server is not None:

@@ -8,11 +8,13 @@ Keys written (through the stores): ``ns:layer:{id}``, ``ns:layer:{id}:frame``,
 ``ns:frames``, ``ns:job:{id}:status``, ``ns:notifications``, ``ns:job:{id}:checkpoint``
 (and its chunks).
 
-Checkpoints: the workflow's state and the source's position are written together
+Checkpoints: the workflow's state and the source's position are snapshot together
 every ``checkpoint_interval_ns`` while data arrives, and once more on hand-over,
 so a planned move replays nothing and a crash replays (never double-counts) the
 data since the last one. A claim restores the latest checkpoint of the same
-reset epoch and definition (see :meth:`JobRunner.restore`).
+reset epoch and definition (see :meth:`JobRunner.restore`). This thread only
+copies the snapshot; the worker's :class:`CheckpointWriter` thread encodes and
+writes it. Hand-over, reset and stop wait for their write (or delete).
 """
 
 from __future__ import annotations
@@ -21,20 +23,29 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import scipp as sc
 import structlog
 
 from livegrid.codec import FrameEncodeError, encode_frame
 from livegrid.lifecycle import LayerState, Lifecycle, Outcome, Transition
 from livegrid.models import JobSpec
-from livegrid.stores.checkpoints import Checkpoint, CheckpointStore
+from livegrid.stores.checkpoints import Checkpoint
 from livegrid.stores.layers import FrameTimes, LayerStore, WriteStatus
 from livegrid.stores.leases import Lease, LeaseLost
 from worker.bindings import Binding
+from worker.checkpoint_writer import (
+    CheckpointWriter,
+    Snapshot,
+    Ticket,
+    WriterUnavailable,
+    detach,
+)
+from worker.checkpoint_writer import Outcome as Written
 from worker.metrics import WorkerMetrics
 from worker.plotters import PlotterError, compute_frame
 from worker.sources.base import Message, Resumable, Source, SourceError, SourceUnavailable
-from worker.state_codec import CheckpointDecodeError, decode, encode
+from worker.state_codec import CheckpointDecodeError, decode
 from worker.workflows import Workflow, WorkflowError
 
 log = structlog.get_logger(__name__)
@@ -81,7 +92,7 @@ class JobRunner:
         metrics: WorkerMetrics,
         display_max: int,
         max_array_bytes: int,
-        checkpoints: CheckpointStore | None = None,
+        checkpoints: CheckpointWriter | None = None,
         checkpoint_interval_ns: int = 5_000_000_000,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
@@ -110,7 +121,11 @@ class JobRunner:
         self._last_checkpoint_at = clock()
         #: Data arrived (or a reset) since the last checkpoint.
         self._unsaved = False
-        self.checkpoints_written = 0
+        #: Snapshots handed to the writer, and the tickets of those not yet seen done.
+        self.checkpoints_taken = 0
+        self._tickets: list[Ticket] = []
+        #: The copied arrays of the last snapshot, reused once the writer is done with it.
+        self._buffers: dict[str, np.ndarray] = {}
 
     @property
     def job_id(self) -> str:
@@ -164,11 +179,15 @@ class JobRunner:
 
         Its checkpoint is deleted: a job started again starts new sums from the
         present, as before checkpoints existed (ADR 10)."""
-        if self._checkpoints is not None and not self._checkpoints.delete(
-            self.job_id, token=self.lease.token
-        ):
-            self._metrics.fenced_rejections.inc()
-            raise LeaseLost(f"lease of job {self.job_id!r} was lost")
+        if self._checkpoints is not None:
+            # Through the writer, after any write of this job in flight: none commits later.
+            try:
+                outcome = self._checkpoints.delete_now(self.job_id, self.lease.token)
+            except WriterUnavailable as exc:
+                outcome = Written.FAILED
+                log.error("checkpoint not deleted", job=self.job_id, error=str(exc))
+            if outcome is Written.FENCED:
+                raise LeaseLost(f"lease of job {self.job_id!r} was lost")
         for slot in self._slots.values():
             self._transition(slot, Transition.JOB_STOPPED)
         self._status(state="stopped", error="")
@@ -176,8 +195,9 @@ class JobRunner:
 
     def hand_over(self) -> None:
         """This worker leaves the job to another (shutdown or rebalancing): a final
-        checkpoint first, so the next holder continues without loss or replay."""
-        self.checkpoint()
+        checkpoint first, committed before this returns (and so before the lease is
+        released), so the next holder continues without loss or replay."""
+        self.checkpoint(wait=True)
         self._status(state="handed_over")
         self.close()
 
@@ -197,7 +217,7 @@ class JobRunner:
         for slot in self._slots.values():
             slot.dirty = True
         self._unsaved = True
-        self.checkpoint()
+        self.checkpoint(wait=True)
 
     # --- checkpoints ---
 
@@ -247,8 +267,13 @@ class JobRunner:
         self._source = None
         self._workflow = None
 
-    def checkpoint(self) -> bool:
-        """Write state and position together if data arrived since the last; True if written."""
+    def checkpoint(self, *, wait: bool = False) -> bool:
+        """Snapshot state and position together if data arrived since the last; True if taken.
+
+        The arrays are copied here (workflows add in place), with the position and
+        the token of this moment; the writer thread encodes and writes the copy.
+        ``wait``: return only once it is committed (``LeaseLost`` if fenced).
+        """
         if (
             self._checkpoints is None
             or self._workflow is None
@@ -257,32 +282,62 @@ class JobRunner:
         ):
             return False
         started = time.perf_counter()
+        # The last snapshot's buffers are free once every write handed over has finished.
+        reuse = self._buffers if all(ticket.done for ticket in self._tickets) else None
         try:
-            state = encode(self._workflow.snapshot())
-        except Exception:  # a codec bug must cost this checkpoint, not the worker
-            log.exception("checkpoint failed", job=self.job_id)
+            state, position = detach(self._workflow.snapshot(), resumable.position(), reuse)
+        except Exception:  # a snapshot bug must cost this checkpoint, not the worker
+            log.exception("checkpoint snapshot failed", job=self.job_id)
             return False
-        written = self._checkpoints.write(
-            self.job_id,
+        self._buffers = {n: a for n, a in state.arrays.items() if n not in state.shared}
+        snapshot = Snapshot(
+            job_id=self.job_id,
             token=self.lease.token,
             epoch=self._epoch,
             definition=definition_of(self.spec),
-            position=resumable.position(),
+            position=position,
             state=state,
         )
-        if not written:
-            self._metrics.fenced_rejections.inc()
-            raise LeaseLost(f"lease of job {self.job_id!r} was lost")
         self._unsaved = False
         self._last_checkpoint_at = self._clock()
-        self.checkpoints_written += 1
+        self.checkpoints_taken += 1
         log.debug(
-            "checkpoint written",
+            "checkpoint taken",
             job=self.job_id,
-            bytes=len(state),
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
+        if not wait:
+            self._tickets.append(self._checkpoints.submit(snapshot))
+            return True
+        try:
+            outcome = self._checkpoints.write_now(snapshot)
+        except WriterUnavailable as exc:
+            # The previous checkpoint stays: a claim replays from it, never double-counts.
+            log.error("checkpoint not written", job=self.job_id, error=str(exc))
+            self._unsaved = True
+            self._buffers = {}  # the writer may still read them
+            return False
+        if outcome is Written.FENCED:
+            raise LeaseLost(f"lease of job {self.job_id!r} was lost")
+        if outcome is not Written.WRITTEN:
+            self._unsaved = True
+            return False
         return True
+
+    def _check_writes(self) -> None:
+        """Act on the writer's outcomes: a stale token loses the job, a failure retries."""
+        if not self._tickets:
+            return
+        pending = []
+        for ticket in self._tickets:
+            if not ticket.done:
+                pending.append(ticket)
+            elif ticket.outcome is Written.FENCED:
+                self._tickets = []
+                raise LeaseLost(f"lease of job {self.job_id!r} was lost (checkpoint fenced)")
+            elif ticket.outcome is Written.FAILED:
+                self._unsaved = True  # the next interval writes again, even without new data
+        self._tickets = pending
 
     def _maybe_checkpoint(self) -> None:
         if self._clock() - self._last_checkpoint_at >= self._checkpoint_interval_ns:
@@ -292,6 +347,7 @@ class JobRunner:
 
     def step(self, viewed: Iterable[str]) -> int:
         """Read what the source has, feed the workflow, publish viewed layers; frames published."""
+        self._check_writes()
         if self._source is None or self._workflow is None:
             return 0
         try:

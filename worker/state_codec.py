@@ -37,15 +37,23 @@ class State:
 
     meta: dict[str, Any] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Arrays nothing writes in place (a message's own data): a checkpoint snapshot
+    #: may keep them without a copy (``worker.checkpoint_writer.detach``).
+    shared: set[str] = field(default_factory=set)
 
-    def put_data(self, prefix: str, data: sc.DataArray) -> None:
-        """Store a DataArray (values, variances, coords, masks, unit, name) under ``prefix``."""
+    def put_data(self, prefix: str, data: sc.DataArray, *, shared: bool = False) -> None:
+        """Store a DataArray (values, variances, coords, masks, unit, name) under ``prefix``.
+
+        ``shared``: ``data`` is never changed in place (e.g. a received message)."""
+        before = set(self.arrays)
         self.meta[prefix] = {
             "name": data.name,
             "data": self._put_variable(f"{prefix}.data", data.data),
             "coords": {n: self._put_variable(f"{prefix}.c.{n}", c) for n, c in data.coords.items()},
             "masks": {n: self._put_variable(f"{prefix}.m.{n}", m) for n, m in data.masks.items()},
         }
+        if shared:
+            self.shared |= set(self.arrays) - before
 
     def get_data(self, prefix: str) -> sc.DataArray:
         entry = self.meta[prefix]

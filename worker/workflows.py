@@ -183,7 +183,7 @@ class Latest:
     def snapshot_into(self, state: State, prefix: str) -> None:
         if self._latest is not None:
             latest = self._latest
-            state.put_data(prefix, latest.data)
+            state.put_data(prefix, latest.data, shared=True)  # messages are never changed
             state.meta[prefix + ".msg"] = [latest.source, latest.start_ns, latest.end_ns]
 
     def restore(self, state: State) -> None:

@@ -108,7 +108,8 @@ class CheckpointStore:
         """Store a checkpoint; False (and nothing changed) if ``token`` is stale."""
         generation = f"{token}.{time.time_ns()}.{next(self._generations)}"
         prefix = self._keys.job_checkpoint_chunk_prefix(job_id)
-        chunks = [state[i : i + self._chunk] for i in range(0, len(state), self._chunk)]
+        view = memoryview(state)  # chunks without copies (redis-py sends views as they are)
+        chunks = [view[i : i + self._chunk] for i in range(0, len(state), self._chunk)]
         for index, chunk in enumerate(chunks):
             # One command per chunk (no pipeline): each holds Redis for one chunk only.
             self._redis.set(f"{prefix}{generation}:{index}", chunk, px=STAGED_TTL_MS)
