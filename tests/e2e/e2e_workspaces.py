@@ -19,7 +19,7 @@ DEFAULT_RATES = {
 
 
 def default_workspace() -> Workspace:
-    """The workspace a fresh livegrid shows (Detectors, Monitors, Logs, Cube)."""
+    """The workspace a fresh livegrid shows (Detectors, Monitors, Logs, Cube, Flattened cube)."""
     return load_workspace_file(default_template_path())
 
 

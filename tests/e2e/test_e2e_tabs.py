@@ -13,7 +13,16 @@ from livegrid.stores.config import ConfigStore
 
 pytestmark = pytest.mark.e2e
 
-DEFAULT_TABS = ["Detectors", "Monitors", "Logs", "Cube", "Jobs", "Manage", "System"]
+DEFAULT_TABS = [
+    "Detectors",
+    "Monitors",
+    "Logs",
+    "Cube",
+    "Flattened cube",
+    "Jobs",
+    "Manage",
+    "System",
+]
 DETECTOR_LAYERS = ("det0-image", "det1-image")
 DETECTOR_BADGES = {"det0-image": "ready", "det0-roi": "ready", "det1-image": "ready"}
 MONITOR_LAYERS = ("mon1-lines", "mon2-lines", "mon1-lines-log", "mon2-lines-log")
