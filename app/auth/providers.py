@@ -135,8 +135,10 @@ class BasicSignIn(SignIn):
         return {"auth_provider": _BasicProvider(self), "cookie_secret": self._secret}
 
 
-class _BasicProvider(AuthProvider):
-    def __init__(self, sign_in: BasicSignIn) -> None:
+class _SignInProvider(AuthProvider):
+    """Bokeh's auth hook over a :class:`SignIn`: a request's user is whoever it names."""
+
+    def __init__(self, sign_in: SignIn) -> None:
         self._sign_in = sign_in
         super().__init__()
 
@@ -151,6 +153,10 @@ class _BasicProvider(AuthProvider):
     @property
     def login_url(self) -> str:
         return LOGIN
+
+
+class _BasicProvider(_SignInProvider):
+    _sign_in: BasicSignIn
 
     @property
     def login_handler(self) -> type[RequestHandler]:
@@ -228,23 +234,7 @@ class ProxySignIn(SignIn):
         return {"auth_provider": _ProxyProvider(self), "cookie_secret": self._secret}
 
 
-class _ProxyProvider(AuthProvider):
-    def __init__(self, sign_in: ProxySignIn) -> None:
-        self._sign_in = sign_in
-        super().__init__()
-
-    @property
-    def get_user(self) -> Any:
-        def get_user(handler: RequestHandler) -> str | None:
-            identity = self._sign_in.whois(handler)
-            return identity.user if identity else None
-
-        return get_user
-
-    @property
-    def login_url(self) -> str:
-        return LOGIN
-
+class _ProxyProvider(_SignInProvider):
     @property
     def login_handler(self) -> type[RequestHandler]:
         class ProxyLogin(RequestHandler):
