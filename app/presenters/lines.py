@@ -11,11 +11,9 @@ from app.presenters.base import LayerPresenter, aspect_opts, colour_opts, dimens
 from livegrid.codec import FrameKind
 
 
-class LinesLayer(LayerPresenter):
-    """A curve. The base layer's ``log`` decides the y scale, which is structure; its
-    ``log_x`` and ``aspect`` params the x scale and the plot's shape."""
-
-    kinds: ClassVar[frozenset[FrameKind]] = frozenset({FrameKind.LINES})
+class CurvesLayer(LayerPresenter):
+    """Curves on x/y axes: the base layer's ``log`` decides the y scale (structure: a
+    change rebuilds), its ``log_x`` and ``aspect`` params the x scale and the shape."""
 
     def needs_rebuild(self, prepared: Prepared) -> bool:
         return super().needs_rebuild(prepared) or (self.is_base and prepared.log != self._built_log)
@@ -26,6 +24,13 @@ class LinesLayer(LayerPresenter):
             "logy": self._built_log,
             "logx": bool(self.spec.params.get("log_x")),
         }
+
+
+class LinesLayer(CurvesLayer):
+    """A curve. The base layer's ``log`` decides the y scale, which is structure; its
+    ``log_x`` and ``aspect`` params the x scale and the plot's shape."""
+
+    kinds: ClassVar[frozenset[FrameKind]] = frozenset({FrameKind.LINES})
 
     def _element(self, prepared: Prepared | None) -> hv.Element:
         x_label, y_label = (prepared.x_label, prepared.y_label) if prepared else ("x", "y")

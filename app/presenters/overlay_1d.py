@@ -14,24 +14,15 @@ from bokeh.core.property.vectorization import field
 from bokeh.models.annotations import Legend, LegendItem
 
 from app.prepare import Prepared
-from app.presenters.base import LayerPresenter, aspect_opts, dimension
+from app.presenters.base import dimension
+from app.presenters.lines import CurvesLayer
 from livegrid.codec import FrameKind
 
 
-class Overlay1DLayer(LayerPresenter):
+class Overlay1DLayer(CurvesLayer):
     """Overlaid curves; ``log`` (y) is structure like a line's, ``log_x`` comes from params."""
 
     kinds: ClassVar[frozenset[FrameKind]] = frozenset({FrameKind.OVERLAY_1D})
-
-    def needs_rebuild(self, prepared: Prepared) -> bool:
-        return super().needs_rebuild(prepared) or (self.is_base and prepared.log != self._built_log)
-
-    def figure_opts(self) -> dict[str, Any]:
-        return {
-            **aspect_opts(self.spec.params),
-            "logy": self._built_log,
-            "logx": bool(self.spec.params.get("log_x")),
-        }
 
     def _element(self, prepared: Prepared | None) -> hv.Element:
         x_label, y_label = (prepared.x_label, prepared.y_label) if prepared else ("x", "y")
