@@ -5,35 +5,15 @@ from __future__ import annotations
 import numpy as np
 import redis
 import scipp as sc
+from integration_runner import ScriptedSource, scripted_runner
 
 from livegrid.codec import decode_frame
 from livegrid.keyspace import Keyspace
 from livegrid.lifecycle import LayerState
-from livegrid.models import JobSpec
-from livegrid.stores.jobs import JobStore
 from livegrid.stores.layers import LayerStore
-from livegrid.stores.leases import Leases
 from worker.bindings import Binding
-from worker.metrics import WorkerMetrics
 from worker.runner import JobRunner
 from worker.sources.base import Message
-from worker.workflows import make_workflow
-
-
-class ScriptedSource:
-    """Delivers the messages it is given, one batch per read."""
-
-    name = "scripted"
-
-    def __init__(self) -> None:
-        self.pending: list[Message] = []
-
-    def read(self, max_wait_s: float) -> list[Message]:
-        out, self.pending = self.pending, []
-        return out
-
-    def close(self) -> None:
-        self.pending = []
 
 
 def _image(values: np.ndarray, t: int) -> Message:
@@ -49,23 +29,13 @@ def _image(values: np.ndarray, t: int) -> Message:
 
 
 def _runner(r: redis.Redis, keys: Keyspace, source: ScriptedSource) -> tuple[JobRunner, LayerStore]:
-    lease = Leases(r, keys, ttl_ms=10_000).acquire("job", "w")
-    assert lease is not None
-    layers = LayerStore(r, keys, frames_maxlen=1000)
-    runner = JobRunner(
-        lease=lease,
-        spec=JobSpec(id="job", workflow="latest", source="scripted"),
-        source=source,
-        workflow=make_workflow("latest", {}),
-        layers=layers,
-        set_status=JobStore(r, keys).set_status,
-        notify=lambda level, text: None,
-        metrics=WorkerMetrics(),
-        display_max=512,
-        max_array_bytes=2**20,
+    return scripted_runner(
+        r,
+        keys,
+        source,
+        workflow="latest",
+        bindings={"img": Binding("img", "latest", "image", "Image")},
     )
-    runner.start({"img": Binding("img", "latest", "image", "Image")})
-    return runner, layers
 
 
 def test_nan_and_inf_do_not_stop_compute_and_colour_limits_stay_finite(
